@@ -1,0 +1,50 @@
+"""The `etcd-harness` command: one sub-module per subcommand, each with ``register``.
+
+Exit codes are part of the interface: 0 linearizable / passed, 1 a violation,
+2 bad input, usage or environment, 3 unknown (budget exhausted), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from harness import __version__
+from harness.cli.errors import EXIT_USAGE, CliError
+
+#: Subcommand modules, each exposing ``register(subparsers)`` which sets ``func``.
+SUBCOMMANDS = ["check"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="etcd-harness", description="Consistency testing for etcd.")
+    parser.add_argument("--version", action="version", version=f"etcd-harness {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"harness.cli.{name.replace('-', '_')}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"etcd-harness: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("etcd-harness: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

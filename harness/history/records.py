@@ -1,0 +1,117 @@
+"""Records of the history file (format version 1), see docs/history-format.md.
+
+msgspec structs because a 60k-operation history is written while traffic runs and is
+re-read by every check; msgspec encodes/decodes them several times faster than json.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+FORMAT_NAME = "etcd-harness-history"
+FORMAT_VERSION = 1
+
+Status = Literal["ok", "fail", "unknown"]
+
+
+class ErrorInfo(msgspec.Struct, omit_defaults=True):
+    """A failed call: the gRPC status code name (or a transport name) and its message."""
+
+    code: str
+    message: str = ""
+
+
+class Header(msgspec.Struct, tag="header", tag_field="type"):
+    format: str = FORMAT_NAME
+    version: int = FORMAT_VERSION
+    tool_version: str = ""
+    scenario: str | None = None
+    seed: int | None = None
+    cluster: dict[str, Any] = msgspec.field(default_factory=dict)
+    etcd_versions: list[str] = msgspec.field(default_factory=list)
+    start_time: str = ""
+    model: str | None = None
+    model_options: dict[str, Any] = msgspec.field(default_factory=dict)
+    source: str | None = None
+
+
+class OpRecord(msgspec.Struct, tag="op", tag_field="type", omit_defaults=True):
+    id: int
+    client: int
+    call: int
+    input: dict[str, Any]
+    status: Status
+    ret: int | None = msgspec.field(default=None, name="return")
+    output: Any = None
+    error: ErrorInfo | None = None
+    member: str | None = None
+
+
+class FaultRecord(msgspec.Struct, tag="fault", tag_field="type", omit_defaults=True):
+    """One edge of a fault window; a ``start`` and its ``end`` share ``id``."""
+
+    id: int
+    phase: Literal["start", "end"]
+    kind: str
+    time: int
+    targets: list[str] = msgspec.field(default_factory=list)
+    detail: dict[str, Any] = msgspec.field(default_factory=dict)
+    error: str | None = None
+
+
+class WatchRecord(msgspec.Struct, tag="watch", tag_field="type", omit_defaults=True):
+    """One message of a watch stream, exactly as received.
+
+    ``event`` is ``request`` (the watch was asked for: ``request`` holds key, range_end,
+    start_revision, prev_kv, progress_notify), ``created``, ``events``, ``progress``,
+    ``canceled`` or ``error`` (the stream broke; ``error`` says how).
+    """
+
+    watch: int
+    client: int
+    time: int
+    event: Literal["request", "created", "events", "progress", "canceled", "error"]
+    member: str | None = None
+    request: dict[str, Any] | None = None
+    header: dict[str, Any] | None = None
+    events: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    compact_revision: int = 0
+    cancel_reason: str = ""
+    error: ErrorInfo | None = None
+
+
+class StatusRecord(msgspec.Struct, tag="status", tag_field="type", omit_defaults=True):
+    """A sample of one member's status (maintenance Status / HashKV)."""
+
+    time: int
+    member: str
+    revision: int | None = None
+    raft_index: int | None = None
+    raft_applied_index: int | None = None
+    raft_term: int | None = None
+    leader: int | None = None
+    member_id: int | None = None
+    hash: int | None = None
+    hash_revision: int | None = None
+    compact_revision: int | None = None
+    error: ErrorInfo | None = None
+
+
+class NoteRecord(msgspec.Struct, tag="note", tag_field="type", omit_defaults=True):
+    """Free-form event worth seeing on a timeline (phase changes, warnings)."""
+
+    time: int
+    text: str
+    detail: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class EndRecord(msgspec.Struct, tag="end", tag_field="type", omit_defaults=True):
+    """Written last by a run that finished cleanly; absent after a crash."""
+
+    time: int
+    reason: str = "finished"
+
+
+Record = Header | OpRecord | FaultRecord | WatchRecord | StatusRecord | NoteRecord | EndRecord
