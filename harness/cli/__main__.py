@@ -1,4 +1,5 @@
 """Run as python -m harness.cli."""
+
 import sys
 
 from harness.cli import main

@@ -137,7 +137,9 @@ def read_history(path: str) -> History:
                 raise HistoryError(path, lineno, f"unknown format {rec.format!r}")
             if rec.version > FORMAT_VERSION:
                 raise HistoryError(
-                    path, lineno, f"format version {rec.version} is newer than this tool reads ({FORMAT_VERSION})"
+                    path,
+                    lineno,
+                    f"format version {rec.version} is newer than this tool reads ({FORMAT_VERSION})",
                 )
             header = rec
             hist = History(header=rec, path=path)

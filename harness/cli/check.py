@@ -1,0 +1,197 @@
+"""`etcd-harness check FILE...`: verdicts for recorded histories, ours or other tools'."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.cli.errors import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION, CliError
+from harness.history import History, HistoryError
+from harness.history.importers import FORMATS, load_history
+from models.registry import MODELS, UnknownModel, make_model
+
+
+@dataclass
+class FileVerdict:
+    path: str
+    verdict: str
+    ops: int
+    elapsed_ms: float
+    model: str
+    anomalies: list[dict[str, Any]] = field(default_factory=list)
+    explanation: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path,
+            "verdict": self.verdict,
+            "ops": self.ops,
+            "elapsed_ms": round(self.elapsed_ms, 3),
+            "model": self.model,
+        }
+        if self.anomalies:
+            out["anomalies"] = self.anomalies
+        if self.reason:
+            out["reason"] = self.reason
+        if self.warnings:
+            out["warnings"] = self.warnings
+        return out
+
+
+def parse_initial(text: str | None) -> Any:
+    """``--initial`` takes JSON (0, "x", null) and also Jepsen's ``nil``."""
+    if text is None:
+        return None
+    if text == "nil":
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "check",
+        help="check recorded histories for linearizability",
+        description="Check histories. Exit 0: all linearizable; 1: a violation; 2: bad input; 3: unknown.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--format", default="auto", choices=["auto", *FORMATS])
+    p.add_argument("--model", choices=MODELS, help="default: from the history (etcd for harness runs)")
+    p.add_argument("--initial", help="initial register value for cas-register (JSON, or nil)")
+    p.add_argument("--timeout", type=float, default=60.0, help="search budget per file in seconds")
+    p.add_argument(
+        "--max-states", type=int, default=None, help="memory budget: states the search may remember"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per file per line")
+    p.set_defaults(func=run)
+
+
+def check_history(
+    hist: History, model_name: str | None, initial: str | None, timeout: float, max_states: int | None
+) -> FileVerdict:
+    name = model_name or hist.model or "etcd"
+    options = dict(hist.header.model_options)
+    if initial is not None:
+        options["initial"] = parse_initial(initial)
+    started = time.monotonic()
+    path = hist.path or "-"
+    if name == "etcd":
+        from models.etcd import check_history as check_etcd
+
+        res = check_etcd(hist, timeout=timeout)
+        return FileVerdict(
+            path=path,
+            verdict=res.verdict,
+            ops=len(hist.ops),
+            elapsed_ms=(time.monotonic() - started) * 1000,
+            model=name,
+            anomalies=[a.to_json() for a in res.anomalies],
+            explanation=[a.message for a in res.anomalies[:3]],
+            warnings=hist.warnings,
+            reason=getattr(res, "reason", ""),
+        )
+    from models.linearizability import DEFAULT_MAX_STATES, check
+
+    try:
+        model = make_model(name, options)
+    except UnknownModel as exc:
+        raise CliError(str(exc)) from None
+    ops = hist.operations()
+    try:
+        res = check(model, ops, timeout=timeout, max_states=max_states or DEFAULT_MAX_STATES)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CliError(f"{path}: operations do not fit the {name} model ({exc})") from None
+    explanation: list[str] = []
+    w = res.witness
+    anomalies: list[dict[str, Any]] = []
+    if w is not None:
+        by_id = {op.id: op for op in ops}
+        explanation.append(
+            f"partition {w.partition}: linearizable up to {len(w.prefix)} operations, reaching state {w.state_text}"
+        )
+        explanation.extend(w.explanations or [f"op {i} cannot be placed" for i in w.stuck])
+        for i in w.stuck[:3]:
+            op = by_id[i]
+            explanation.append(
+                f"  op {op.id}: client {op.client}, called at {op.call}, returned at {op.ret}: "
+                f"{model.describe_operation(op.input, op.output)}"
+            )
+        anomalies.append(
+            {
+                "kind": "non-linearizable",
+                "ops": w.stuck,
+                "prefix_length": len(w.prefix),
+                "state": w.state_text,
+                "partition": w.partition,
+            }
+        )
+    return FileVerdict(
+        path=path,
+        verdict=res.verdict,
+        ops=res.ops,
+        elapsed_ms=(time.monotonic() - started) * 1000,
+        model=name,
+        anomalies=anomalies,
+        explanation=explanation,
+        warnings=hist.warnings,
+        reason=res.reason,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    results: list[FileVerdict] = []
+    bad_input = False
+    for path in args.files:
+        try:
+            hist = load_history(path, args.format)
+        except HistoryError as exc:
+            print(f"etcd-harness: error: {exc}", file=sys.stderr)
+            bad_input = True
+            continue
+        for warning in hist.warnings:
+            print(f"etcd-harness: warning: {warning}", file=sys.stderr)
+        fv = check_history(hist, args.model, args.initial, args.timeout, args.max_states)
+        results.append(fv)
+        if args.json:
+            print(json.dumps(fv.to_json()), flush=True)
+    if not args.json:
+        _print_table(results)
+    if bad_input:
+        return EXIT_USAGE
+    if any(r.verdict == "illegal" for r in results):
+        return EXIT_VIOLATION
+    if any(r.verdict == "unknown" for r in results):
+        return EXIT_UNKNOWN
+    return EXIT_OK
+
+
+def _print_table(results: list[FileVerdict]) -> None:
+    if not results:
+        return
+    if len(results) > 1:
+        width = max(len(r.path) for r in results)
+        print(f"{'file':<{width}}  {'verdict':<8} {'ops':>7} {'ms':>9}  model")
+        for r in results:
+            print(f"{r.path:<{width}}  {r.verdict:<8} {r.ops:>7} {r.elapsed_ms:>9.1f}  {r.model}")
+        totals = {v: sum(1 for r in results if r.verdict == v) for v in ("ok", "illegal", "unknown")}
+        print(
+            f"{len(results)} files: {totals['ok']} ok, {totals['illegal']} illegal, {totals['unknown']} unknown"
+        )
+    else:
+        r = results[0]
+        print(f"{r.path}: {r.verdict} ({r.ops} ops, {r.elapsed_ms:.1f} ms, model {r.model})")
+    for r in results:
+        if r.verdict == "illegal" and r.explanation:
+            print(f"\n{r.path}: not linearizable")
+            for line in r.explanation:
+                print(f"  {line}")
+        elif r.verdict == "unknown":
+            print(f"\n{r.path}: unknown: {r.reason or 'budget exhausted'}")

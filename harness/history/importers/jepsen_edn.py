@@ -1,0 +1,52 @@
+"""Jepsen/Knossos histories: one EDN vector of op maps, register operations.
+
+Knossos semantics: ``:fail`` means the op did not happen; ``:info`` means unknown.
+The nemesis's events become fault records so reports can shade them.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from harness.history.history import History, HistoryError
+from harness.history.importers import edn
+from harness.history.importers.jepsen_ops import OpPairer, register_convert
+from harness.history.records import FaultRecord, Header
+
+
+def read_jepsen_edn(path: str, initial: object = 0) -> History:
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HistoryError(path, None, f"cannot read: {exc}") from None
+    try:
+        data = edn.plain(edn.loads(text))
+    except edn.DecodeError as exc:
+        raise HistoryError(path, None, f"not valid EDN: {exc}") from None
+    if not isinstance(data, list):
+        raise HistoryError(path, 1, "expected an EDN vector of operation maps")
+    pairer = OpPairer(path, partial(register_convert, knossos=True))
+    faults: list[FaultRecord] = []
+    open_fault: int | None = None
+    for index, ev in enumerate(data, start=1):
+        if not isinstance(ev, dict):
+            raise HistoryError(path, None, f"element {index} is not a map")
+        try:
+            process, typ, f = ev["process"], ev["type"], ev["f"]
+        except KeyError as exc:
+            raise HistoryError(path, None, f"element {index} lacks {exc.args[0]!r}") from None
+        if process == "nemesis":
+            if f == "start" and open_fault is None:
+                open_fault = len(faults)
+                faults.append(FaultRecord(id=open_fault, phase="start", kind="nemesis", time=index))
+            elif f == "stop" and open_fault is not None:
+                faults.append(FaultRecord(id=open_fault, phase="end", kind="nemesis", time=index))
+                open_fault = None
+            continue
+        pairer.event(index, index, process, typ, f, ev.get("value"))
+    ops = pairer.finish()
+    header = Header(
+        model="cas-register", model_options={"initial": initial}, source=path, scenario="jepsen-edn"
+    )
+    return History(header=header, ops=ops, faults=faults, finished=True, path=path)

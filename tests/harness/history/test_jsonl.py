@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.history import FaultRecord, Header, HistoryError, OpRecord
+from harness.history.jsonl import HistoryWriter, read_history
+from harness.history.records import EndRecord, ErrorInfo
+
+
+def _write(path: Path) -> None:
+    w = HistoryWriter(path, Header(scenario="t", seed=7, model="cas-register", model_options={"initial": 0}))
+    w.write(
+        OpRecord(id=0, client=1, call=10, ret=20, input={"kind": "write", "value": 1}, status="ok", output={})
+    )
+    w.write(
+        OpRecord(
+            id=1,
+            client=2,
+            call=15,
+            ret=99,
+            input={"kind": "write", "value": 2},
+            status="unknown",
+            error=ErrorInfo(code="DEADLINE_EXCEEDED", message="deadline"),
+        )
+    )
+    w.write(FaultRecord(id=0, phase="start", kind="kill", time=12, targets=["m1"]))
+    w.close(EndRecord(time=100))
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    p = tmp_path / "h.jsonl"
+    _write(p)
+    h = read_history(str(p))
+    assert h.header.seed == 7 and h.header.version == 1
+    assert [o.id for o in h.ops] == [0, 1]
+    assert h.ops[1].error is not None and h.ops[1].error.code == "DEADLINE_EXCEEDED"
+    assert h.faults[0].targets == ["m1"]
+    assert h.finished
+    ops = h.operations()
+    assert ops[1].effective_return > 10**15 and ops[0].effective_return == 20
+
+
+def test_truncated_last_line_is_skipped_with_warning(tmp_path: Path) -> None:
+    p = tmp_path / "h.jsonl"
+    _write(p)
+    data = p.read_bytes()
+    p.write_bytes(data[: data.rindex(b'{"type":"end"') + 9])
+    h = read_history(str(p))
+    assert not h.finished and len(h.ops) == 2
+    assert any("truncated" in w for w in h.warnings)
+
+
+def test_malformed_middle_line_names_the_line(tmp_path: Path) -> None:
+    p = tmp_path / "h.jsonl"
+    _write(p)
+    lines = p.read_text().splitlines()
+    lines[2] = lines[2][:30]
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(HistoryError) as exc:
+        read_history(str(p))
+    assert exc.value.line == 3 and "h.jsonl:3" in str(exc.value)
+
+
+def test_unknown_record_type_is_skipped(tmp_path: Path) -> None:
+    p = tmp_path / "h.jsonl"
+    _write(p)
+    with open(p, "a") as f:
+        f.write('{"type":"future-thing","x":1}\n')
+    h = read_history(str(p))
+    assert any("unknown type" in w for w in h.warnings)
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (
+            '{"type":"op","id":0,"client":0,"call":1,"input":{},"status":"fail"}\n',
+            "first record must be the header",
+        ),
+        ('{"type":"header","format":"etcd-harness-history","version":99}\n', "newer"),
+        ('{"type":"header","format":"other","version":1}\n', "unknown format"),
+        (
+            '{"type":"header","format":"etcd-harness-history","version":1}\n'
+            '{"type":"op","id":0,"client":0,"call":5,"return":1,"input":{},"status":"ok"}\n',
+            "returns before its call",
+        ),
+        (
+            '{"type":"header","format":"etcd-harness-history","version":1}\n'
+            '{"type":"op","id":0,"client":0,"call":5,"return":6,"input":{},"status":"ok"}\n'
+            '{"type":"op","id":0,"client":0,"call":7,"return":8,"input":{},"status":"ok"}\n',
+            "duplicate operation id",
+        ),
+        (
+            '{"type":"header","format":"etcd-harness-history","version":1}\n'
+            '{"type":"op","id":0,"client":0,"call":5,"input":{},"status":"maybe"}\n',
+            "invalid record",
+        ),
+    ],
+)
+def test_bad_files(tmp_path: Path, body: str, reason: str) -> None:
+    p = tmp_path / "h.jsonl"
+    p.write_text(body)
+    with pytest.raises(HistoryError, match=reason):
+        read_history(str(p))
