@@ -1,0 +1,181 @@
+"""`etcd-harness run`, `reproduce` and `scenarios`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from harness.cli.errors import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, CliError
+from harness.cluster import BACKENDS
+from harness.traffic.plan import Plan
+from scenarios import SCENARIOS, UnknownScenario
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("run", help="run a named scenario against a real etcd cluster")
+    p.add_argument("scenario", help="a name from `etcd-harness scenarios`")
+    add_run_options(p)
+    p.add_argument("--seed", type=int, default=None, help="plan seed (default: random, printed)")
+    p.add_argument("--members", type=int, help="cluster size (default: the scenario's)")
+    p.add_argument("--duration", type=float, help="seconds of traffic (default: the scenario's)")
+    p.add_argument("--qps", type=float, help="request rate over all clients; 0 = unthrottled")
+    p.set_defaults(func=run_cmd)
+
+    r = sub.add_parser("reproduce", help="rerun the plan of an earlier run directory")
+    r.add_argument("dir", help="a run directory holding plan.json")
+    add_run_options(r)
+    r.set_defaults(func=reproduce_cmd)
+
+    s = sub.add_parser("scenarios", help="list the named scenarios")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=scenarios_cmd)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=BACKENDS, default="process")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--etcd", metavar="PATH", help="etcd binary to run")
+    g.add_argument("--etcd-version", metavar="V", help="etcd version from the local cache (fetched when known)")
+    p.add_argument("--endpoints", help="URL,...: test a cluster the harness did not start (faults are skipped)")
+    p.add_argument("--out", help="artifact directory (default: runs/<scenario>-seed<N>-<time>)")
+    p.add_argument("--no-netns", action="store_true", help="process backend: members on 127.0.0.1, no partitions")
+    p.add_argument("--snapshot-count", type=int, help="etcd --snapshot-count (default: etcd's own)")
+    p.add_argument("--check-timeout", type=float, default=300.0)
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _options(args: argparse.Namespace, scenario: str, seed: int, plan: Plan | None = None) -> Any:
+    from harness.runner import RunOptions
+
+    qps: float | None = -1.0
+    if getattr(args, "qps", None) is not None:
+        qps = None if args.qps == 0 else args.qps
+    return RunOptions(
+        scenario=scenario,
+        seed=seed,
+        backend=args.backend,
+        etcd=args.etcd,
+        etcd_version=args.etcd_version,
+        members=getattr(args, "members", None),
+        duration=getattr(args, "duration", None),
+        qps=qps,
+        out=args.out,
+        endpoints=[e.strip() for e in args.endpoints.split(",") if e.strip()] if args.endpoints else None,
+        netns=False if args.no_netns else None,
+        check_timeout=args.check_timeout,
+        plan=plan,
+        progress=not args.no_progress,
+        snapshot_count=args.snapshot_count,
+    )
+
+
+def run_cmd(args: argparse.Namespace) -> int:
+    import random
+
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+    try:
+        from scenarios import get_scenario
+
+        get_scenario(args.scenario)
+    except UnknownScenario as exc:
+        raise CliError(str(exc)) from None
+    return execute(_options(args, args.scenario, seed))
+
+
+def reproduce_cmd(args: argparse.Namespace) -> int:
+    path = Path(args.dir)
+    plan_file = path / "plan.json" if path.is_dir() else path
+    try:
+        plan = Plan.from_json(plan_file.read_bytes())
+    except OSError as exc:
+        raise CliError(f"{plan_file}: cannot read: {exc.strerror or exc}") from None
+    except msgspec.DecodeError as exc:
+        raise CliError(f"{plan_file}: not a plan: {exc}") from None
+    if args.out is None:
+        args.out = str(path.parent / f"{path.name}-reproduced") if path.is_dir() else None
+    return execute(_options(args, plan.scenario, plan.seed, plan))
+
+
+def execute(opts: Any) -> int:
+    from harness.runner import run
+
+    print(f"etcd-harness: scenario {opts.scenario}, seed {opts.seed}, backend {opts.backend}", file=sys.stderr)
+    if opts.progress and sys.stderr.isatty():
+        result = _run_with_progress(opts)
+    else:
+        result = run(opts)
+    return report_result(result)
+
+
+def _run_with_progress(opts: Any) -> Any:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from harness.runner import run
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(opts.scenario, total=1.0, info="starting cluster")
+
+        def update(snap: dict[str, Any]) -> None:
+            errors = sum(snap["errors"].values())
+            faults = ", ".join(snap["faults"]) or "-"
+            progress.update(
+                task,
+                completed=min(1.0, snap["elapsed"] / max(snap["duration"], 0.001)),
+                info=f"{snap['qps']:.0f} ops/s  {snap['ops']} ops  {errors} errors  fault: {faults}",
+            )
+
+        return run(opts, on_progress=update)
+
+
+def report_result(result: Any) -> int:
+    s = result.summary
+    print(
+        f"{result.verdict.upper()}: {s.get('ops', 0)} ops in {s.get('duration_s', 0)} s "
+        f"({s.get('qps', 0)} ops/s, {s.get('acked_writes_per_s', 0)} acked writes/s), "
+        f"{len(s.get('faults', []))} faults, checked in {s.get('check_seconds', 0)} s"
+    )
+    for line in result.explanation:
+        print(f"  {line}")
+    print(f"artifacts: {result.out_dir}")
+    print(f"reproduce: {result.reproduce}")
+    if result.interrupted:
+        return 130
+    return {"ok": EXIT_OK, "illegal": EXIT_VIOLATION}.get(result.verdict, EXIT_UNKNOWN)
+
+
+def scenarios_cmd(args: argparse.Namespace) -> int:
+    if args.json:
+        import json
+
+        rows = [
+            {
+                "name": s.name,
+                "description": s.description,
+                "profile": s.profile,
+                "faults": [f.name for f in s.faults],
+                "members": s.members,
+                "duration": s.duration,
+                "qps": s.qps,
+            }
+            for s in SCENARIOS.values()
+        ]
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    width = max(len(n) for n in SCENARIOS)
+    for s in SCENARIOS.values():
+        faults = ",".join(sorted({f.name for f in s.faults})) or "none"
+        qps = "unthrottled" if s.qps is None else f"{s.qps:g} qps"
+        print(f"{s.name:<{width}}  {s.profile:<10} {faults:<16} {s.members} members  {s.duration:g}s  {qps}")
+        print(f"{'':<{width}}  {s.description}")
+    return EXIT_OK
+

@@ -1,0 +1,366 @@
+"""One run, end to end: plan -> cluster -> traffic, watchers and faults -> history -> checks.
+
+The history is written while the run goes on; whatever stops the run (the end of the
+plan, Ctrl-C, SIGTERM, an exception) the cluster is torn down, the history is closed
+and kept, and the checks run on what was recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import random
+import shlex
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from harness import __version__
+from harness.client.etcd import EtcdClient
+from harness.client.recorder import Clock, Counter, Recorder
+from harness.cluster import Cluster, ClusterConfig, make_cluster
+from harness.faults import FaultError, Injector, make_fault
+from harness.history.jsonl import HistoryWriter, read_history
+from harness.history.records import EndRecord, Header, NoteRecord, StatusRecord
+from harness.traffic.ops import prefix_end, range_op
+from harness.traffic.plan import Plan, key_prefix, make_plan
+from harness.traffic.watchers import Watchers
+from harness.traffic.workload import Traffic
+from scenarios import Scenario, get_scenario
+
+#: Client ids above this are the harness's own (watchers, final reads).
+WATCHER_CLIENT_BASE = 10_000
+FINAL_CLIENT_BASE = 20_000
+
+
+@dataclass
+class RunOptions:
+    scenario: str
+    seed: int
+    backend: str = "process"
+    etcd: str | None = None
+    etcd_version: str | None = None
+    members: int | None = None
+    duration: float | None = None
+    qps: float | None = -1.0  # -1: the scenario's; 0: unthrottled
+    out: str | None = None
+    endpoints: list[str] | None = None
+    netns: bool | None = None
+    check_timeout: float = 300.0
+    plan: Plan | None = None  # reproduce: replay this plan instead of drawing one
+    progress: bool = True
+    snapshot_count: int | None = None
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    verdict: str
+    anomalies: list[dict[str, Any]]
+    summary: dict[str, Any]
+    reproduce: str
+    interrupted: bool = False
+    explanation: list[str] = field(default_factory=list)
+
+
+def default_out_dir(scn: str, seed: int) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{scn}-seed{seed}-{stamp}"
+
+
+def run(opts: RunOptions, on_progress: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
+    scn = get_scenario(opts.scenario) if opts.plan is None else _scenario_for(opts.plan)
+    plan = opts.plan or make_plan(scn, opts.seed, duration=opts.duration, qps=opts.qps, members=opts.members)
+    out = Path(opts.out) if opts.out else default_out_dir(plan.scenario, plan.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "plan.json").write_bytes(plan.to_json())
+    reproduce = f"etcd-harness reproduce {shlex.quote(str(out))}"
+
+    cluster: Cluster | None = None
+    endpoints = opts.endpoints
+    versions: list[str] = []
+    if endpoints is None:
+        from harness.binaries import resolve
+
+        binary = resolve(opts.etcd_version, opts.etcd)
+        cfg = ClusterConfig(
+            size=plan.members,
+            snapshot_count=opts.snapshot_count if opts.snapshot_count is not None else scn.snapshot_count,
+            extra_flags=list(scn.etcd_args),
+            peer_proxy=any(f.fault == "delay" for f in plan.faults),
+        )
+        cluster = make_cluster(opts.backend, plan.members, binary, out / "cluster", netns=opts.netns, config=cfg)
+
+    started_wall = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    interrupted = False
+    traffic: Traffic | None = None
+    clock = Clock()
+    writer: HistoryWriter | None = None
+    try:
+        if cluster is not None:
+            cluster.start()
+            endpoints = cluster.endpoints()
+            versions = sorted(set(cluster.versions()))
+        assert endpoints is not None
+        header = Header(
+            tool_version=__version__,
+            scenario=plan.scenario,
+            seed=plan.seed,
+            cluster=cluster.describe() if cluster is not None else {"backend": "external", "endpoints": endpoints},
+            etcd_versions=versions,
+            start_time=started_wall,
+            model="etcd",
+        )
+        clock = Clock()
+        writer = HistoryWriter(out / "history.jsonl", header)
+        ids, watch_ids = Counter(), Counter()
+        traffic = Traffic(plan, endpoints, writer, clock, ids, qps=plan.qps, duration=plan.duration)
+        watchers = Watchers(plan, endpoints, writer, clock, ids, watch_ids, client_base=WATCHER_CLIENT_BASE)
+        deadline = time.monotonic() + plan.duration
+        injector = Injector(cluster, writer.write, clock) if cluster is not None else None
+        watchers.start(deadline)
+        threads = [threading.Thread(target=traffic.run, name="traffic", daemon=True)]
+        stop_faults = threading.Event()
+        if injector is not None:
+            threads.append(
+                threading.Thread(
+                    target=_run_faults, args=(plan, injector, deadline, stop_faults), name="faults", daemon=True
+                )
+            )
+        elif plan.faults:
+            writer.write(NoteRecord(time=clock(), text="faults skipped: the harness does not own this cluster"))
+        for t in threads:
+            t.start()
+        try:
+            _wait(threads, traffic, injector, plan, deadline, on_progress)
+        except KeyboardInterrupt:
+            interrupted = True
+            writer.write(NoteRecord(time=clock(), text="interrupted"))
+        finally:
+            traffic.stop.set()
+            stop_faults.set()
+            for t in threads:
+                t.join(timeout=30)
+            if injector is not None:
+                with contextlib.suppress(Exception):
+                    injector.heal_all()
+        final_revision = _settle_and_sample(cluster, endpoints, writer, clock, ids, plan) if not interrupted else None
+        watchers.finish(final_revision, timeout=0.5 if interrupted else 5.0)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if writer is not None:
+            writer.close(EndRecord(time=clock(), reason="interrupted" if interrupted else "finished"))
+        if cluster is not None:
+            cluster.stop()
+
+    return _conclude(out, plan, opts, reproduce, interrupted, traffic)
+
+
+def _scenario_for(plan: Plan) -> Scenario:
+    try:
+        return get_scenario(plan.scenario)
+    except LookupError:
+        return Scenario(name=plan.scenario, description="(from plan)", members=plan.members)
+
+
+def _wait(
+    threads: list[threading.Thread],
+    traffic: Traffic,
+    injector: Injector | None,
+    plan: Plan,
+    deadline: float,
+    on_progress: Callable[[dict[str, Any]], None] | None,
+) -> None:
+    start = time.monotonic()
+    # Bounded: the traffic thread ends by the deadline; allow for slow heals after it.
+    while threads[0].is_alive() and time.monotonic() < deadline + 60:
+        threads[0].join(timeout=0.25)
+        if on_progress is not None:
+            snap = traffic.stats.snapshot()
+            elapsed = time.monotonic() - start
+            snap["elapsed"] = elapsed
+            snap["duration"] = plan.duration
+            snap["qps"] = snap["ops"] / elapsed if elapsed > 0 else 0.0  # type: ignore[operator]
+            snap["faults"] = [f"{w.fault.name}:{','.join(m.name for m in w.fault.targets)}" for w in injector.active] if injector else []
+            on_progress(snap)
+
+
+def _run_faults(plan: Plan, injector: Injector, deadline: float, stop: threading.Event) -> None:
+    start = deadline - plan.duration
+    for step in plan.faults:
+        wait = start + step.at - time.monotonic()
+        if wait > 0 and stop.wait(wait):
+            return
+        if stop.is_set() or time.monotonic() + step.duration > deadline:
+            return
+        injector.rng = random.Random(step.pick)
+        try:
+            fault = make_fault(step.fault, target=step.target, **step.params)
+            ok, why = fault.available(injector.cluster)
+            if not ok:
+                injector.note(f"fault {step.fault} skipped: {why}")
+                continue
+            w = injector.start(fault)
+            if not w.healed:
+                stop.wait(step.duration)
+                injector.heal(w)
+        except FaultError as exc:
+            injector.note(f"fault {step.fault} failed: {exc}")
+
+
+def _settle_and_sample(
+    cluster: Cluster | None,
+    endpoints: list[str],
+    writer: HistoryWriter,
+    clock: Clock,
+    ids: Counter,
+    plan: Plan,
+) -> int | None:
+    """After traffic: wait until members agree on a revision, then read everything per
+    member (linearizable and serializable reads go into the history) and record HashKV at
+    the common revision, so convergence can be judged."""
+    if cluster is not None:
+        with contextlib.suppress(Exception):
+            cluster.wait_healthy(30)
+    p = key_prefix(plan.profile)
+    revisions: dict[str, int] = {}
+    for _ in range(50):
+        revisions = {}
+        for ep in endpoints:
+            with contextlib.suppress(Exception), EtcdClient(ep, timeout=2.0) as c:
+                revisions[ep] = c.status(timeout=2.0).header.revision
+        if len(revisions) == len(endpoints) and len(set(revisions.values())) == 1:
+            break
+        time.sleep(0.2)
+    common = min(revisions.values()) if revisions else None
+    for i, ep in enumerate(endpoints):
+        with EtcdClient(ep, timeout=5.0) as c:
+            rec = Recorder(c, writer, clock, ids, FINAL_CLIENT_BASE + i)
+            rec.execute(range_op(p, prefix_end(p)), 5.0)
+            rec.execute(range_op(p, prefix_end(p), serializable=True), 5.0)
+            sample = StatusRecord(time=0, member=ep)
+            try:
+                st = c.status(timeout=5.0)
+                sample.revision = st.header.revision
+                sample.raft_index = st.raftIndex
+                sample.raft_applied_index = st.raftAppliedIndex
+                sample.raft_term = st.raftTerm
+                sample.leader = st.leader
+                sample.member_id = st.header.member_id
+                if common:
+                    h = c.hash_kv(common, timeout=5.0)
+                    sample.hash = h.hash
+                    sample.hash_revision = common
+                    sample.compact_revision = h.compact_revision
+            except Exception as exc:  # noqa: BLE001 - recorded, judged by the convergence check
+                from harness.client.outcome import error_info
+
+                sample.error = error_info(exc)
+            sample.time = clock()
+            writer.write(sample)
+    return common
+
+
+def _conclude(
+    out: Path, plan: Plan, opts: RunOptions, reproduce: str, interrupted: bool, traffic: Traffic | None
+) -> RunResult:
+    from models.etcd import check_history
+
+    hist_path = out / "history.jsonl"
+    verdict = "unknown"
+    anomalies: list[dict[str, Any]] = []
+    explanation: list[str] = []
+    stats: dict[str, Any] = traffic.stats.snapshot() if traffic is not None else {}
+    check_seconds = 0.0
+    if hist_path.exists():
+        hist = read_history(str(hist_path))
+        t0 = time.monotonic()
+        res = check_history(hist, timeout=opts.check_timeout)
+        check_seconds = time.monotonic() - t0
+        verdict = res.verdict
+        anomalies = [a.to_json() for a in res.anomalies]
+        explanation = [a.message for a in res.anomalies[:5]]
+        summary = _summary(hist, plan, verdict, anomalies, stats, check_seconds, reproduce, interrupted)
+        with contextlib.suppress(Exception):
+            from harness.report import write_report
+
+            write_report(hist, out / "report.html", verdict=res, reproduce=reproduce)
+    else:
+        summary = {"verdict": verdict, "reason": "no history was written", "reproduce": reproduce}
+    (out / "summary.json").write_bytes(msgspec.json.format(msgspec.json.encode(summary), indent=2) + b"\n")
+    if verdict == "ok" and not interrupted:
+        # Data dirs are kept for failures only; logs always.
+        shutil.rmtree(out / "cluster" / "data", ignore_errors=True)
+    return RunResult(out, verdict, anomalies, summary, reproduce, interrupted, explanation)
+
+
+def _summary(
+    hist: Any,
+    plan: Plan,
+    verdict: str,
+    anomalies: list[dict[str, Any]],
+    stats: dict[str, Any],
+    check_seconds: float,
+    reproduce: str,
+    interrupted: bool,
+) -> dict[str, Any]:
+    from collections import Counter as Tally
+
+    ops = hist.ops
+    by_kind = Tally(o.input.get("kind", "?") for o in ops)
+    by_status = Tally(o.status for o in ops)
+    end = max((o.ret or o.call for o in ops), default=0)
+    duration_s = end / 1e9 if end else 0.0
+    writes_ok = sum(
+        1
+        for o in ops
+        if o.status == "ok"
+        and o.input.get("kind") in ("put", "delete", "txn", "lease_grant", "lease_revoke", "compact")
+        and not (isinstance(o.output, dict) and "error" in o.output)
+    )
+    faults = []
+    starts = {f.id: f for f in hist.faults if f.phase == "start"}
+    ends = {f.id: f for f in hist.faults if f.phase == "end"}
+    for fid, f in sorted(starts.items()):
+        e = ends.get(fid)
+        faults.append(
+            {
+                "kind": f.kind,
+                "targets": f.targets,
+                "start_s": round(f.time / 1e9, 3),
+                "end_s": round(e.time / 1e9, 3) if e else None,
+                "error": f.error or (e.error if e else None),
+            }
+        )
+    return {
+        "verdict": verdict,
+        "interrupted": interrupted,
+        "scenario": plan.scenario,
+        "seed": plan.seed,
+        "etcd_versions": hist.header.etcd_versions,
+        "backend": hist.header.cluster.get("backend"),
+        "members": plan.members,
+        "duration_s": round(duration_s, 3),
+        "ops": len(ops),
+        "ops_by_kind": dict(by_kind),
+        "ops_by_status": dict(by_status),
+        "qps": round(len(ops) / duration_s, 1) if duration_s else 0.0,
+        "acked_writes_per_s": round(writes_ok / duration_s, 1) if duration_s else 0.0,
+        "watch_messages": len(hist.watches),
+        "errors": stats.get("errors", {}),
+        "faults": faults,
+        "anomalies": anomalies,
+        "check_seconds": round(check_seconds, 3),
+        "reproduce": reproduce,
+        "python": sys.version.split()[0],
+        "pid": os.getpid(),
+    }

@@ -1,0 +1,169 @@
+"""Concrete etcd operations from plan templates and what a client has seen so far.
+
+A template fixes the kind of request and its key; what cannot be known before the run
+(the mod_revision to compare against, a revision to compact to, the next page of a list)
+comes from the client's own earlier responses. Values are unique per run, which lets
+the checker tell writes apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.traffic.plan import OpTemplate, key_name, key_prefix
+
+Op = dict[str, Any]
+
+#: Lease TTL for traffic: far longer than any run, so that no lease expires during one
+#: (the model does not predict expiry, see docs/etcd-model.md).
+LEASE_TTL = 7200
+
+
+def prefix_end(prefix: str) -> str:
+    """The range_end covering every key that starts with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def range_op(key: str, range_end: str | None = None, **kw: Any) -> Op:
+    op: Op = {
+        "kind": "range",
+        "key": key,
+        "range_end": range_end,
+        "revision": 0,
+        "limit": 0,
+        "keys_only": False,
+        "count_only": False,
+        "serializable": False,
+    }
+    op.update(kw)
+    return op
+
+
+def put_op(key: str, value: str, lease: int = 0, prev_kv: bool = False) -> Op:
+    return {"kind": "put", "key": key, "value": value, "lease": lease, "prev_kv": prev_kv}
+
+
+def delete_op(key: str, range_end: str | None = None, prev_kv: bool = False) -> Op:
+    return {"kind": "delete", "key": key, "range_end": range_end, "prev_kv": prev_kv}
+
+
+def txn_op(compare: list[dict[str, Any]], success: list[Op], failure: list[Op]) -> Op:
+    return {"kind": "txn", "compare": compare, "success": success, "failure": failure}
+
+
+@dataclass
+class ClientState:
+    """What one client learned from its own responses."""
+
+    client: int
+    mod_revision: dict[str, int] = field(default_factory=dict)
+    revision: int = 0
+    lease: int = 0
+    leases_granted: int = 0
+    page: tuple[str, int] | None = None  # next key and revision of a paginated list
+
+    def learn(self, op: Op, output: Any) -> None:
+        if not isinstance(output, dict) or "error" in output:
+            if isinstance(output, dict) and output.get("error") == "compacted":
+                self.page = None
+            return
+        header = output.get("header") or {}
+        self.revision = max(self.revision, int(header.get("revision") or 0))
+        kind = op["kind"]
+        if kind == "range":
+            for kv in output.get("kvs") or ():
+                self.mod_revision[kv["key"]] = kv["mod_revision"]
+            if op.get("range_end") is None and not output.get("kvs"):
+                self.mod_revision[op["key"]] = 0
+        elif kind == "put":
+            self.mod_revision[op["key"]] = int(header.get("revision") or 0)
+        elif kind == "delete" and op.get("range_end") is None:
+            self.mod_revision[op["key"]] = 0
+        elif kind == "txn":
+            branch = op["success"] if output.get("succeeded") else op["failure"]
+            for sub, res in zip(branch, output.get("responses") or (), strict=False):
+                self.learn(sub, {**res, "header": header})
+
+
+def build(profile: str, keyspace: int, t: OpTemplate, st: ClientState, seq: int, rnd: int) -> Op:
+    """The operation for template ``t`` as the ``seq``-th request of a client.
+
+    ``rnd`` (stable per request, see :func:`harness.traffic.plan.op_random`) shifts the
+    template's key, so a short program still spreads over the whole key space.
+    """
+    key = key_name(profile, (t.key + rnd) % keyspace)
+    value = f"c{st.client}-{seq}"
+    kind = t.kind
+    if kind == "get":
+        return range_op(key)
+    if kind == "get-serializable":
+        return range_op(key, serializable=True)
+    if kind == "range-prefix":
+        p = key_prefix(profile)
+        return range_op(p, prefix_end(p), limit=t.arg % 8)
+    if kind == "put":
+        return put_op(key, value, prev_kv=t.arg % 2 == 0)
+    if kind == "delete":
+        return delete_op(key, prev_kv=t.arg % 2 == 0)
+    if kind == "txn":
+        other = key_name(profile, (t.key + rnd + 1 + t.arg) % keyspace)
+        target = ("value", "version", "create", "mod")[t.arg % 4]
+        cmp_value: Any = value if target == "value" else (t.arg % 3)
+        result = ("=", "!=", "<", ">")[(t.arg // 4) % 4]
+        return txn_op(
+            [{"key": key, "target": target, "result": result, "value": cmp_value}],
+            [put_op(key, value), range_op(other)],
+            [range_op(key), put_op(other, value + "f")],
+        )
+    if kind in ("cas", "k8s-update", "k8s-create", "k8s-delete"):
+        rev = 0 if kind == "k8s-create" else st.mod_revision.get(key, 0)
+        action = delete_op(key) if kind == "k8s-delete" else put_op(key, value)
+        return txn_op([{"key": key, "target": "mod", "result": "=", "value": rev}], [action], [range_op(key)])
+    if kind == "k8s-get":
+        return range_op(key)
+    if kind == "k8s-list":
+        p = key_prefix(profile)
+        limit = 1 + t.arg % 8
+        if st.page is not None:
+            start, rev = st.page
+            return range_op(start, prefix_end(p), limit=limit, revision=rev)
+        return range_op(p, prefix_end(p), limit=limit)
+    if kind == "lease-put":
+        if st.lease == 0:
+            st.leases_granted += 1
+            return {"kind": "lease_grant", "id": (st.client + 1) << 20 | st.leases_granted, "ttl": LEASE_TTL}
+        return put_op(key, value, lease=st.lease)
+    if kind == "lease-revoke":
+        if st.lease == 0:
+            return range_op(key)
+        return {"kind": "lease_revoke", "id": st.lease}
+    if kind == "compact":
+        rev = st.revision - 200
+        if rev <= 1:
+            return range_op(key)
+        return {"kind": "compact", "revision": rev, "physical": False}
+    raise ValueError(f"unknown template kind {kind!r}")
+
+
+def after(op: Op, status: str, output: Any, st: ClientState) -> None:
+    """Update the client's knowledge after a call (leases, list pages)."""
+    kind = op["kind"]
+    if kind == "lease_grant":
+        # An unknown grant may exist or not: don't rely on it, grant another next time.
+        st.lease = op["id"] if status == "ok" and isinstance(output, dict) and "error" not in output else 0
+    elif kind == "lease_revoke":
+        st.lease = 0
+    elif kind == "put" and isinstance(output, dict) and output.get("error") == "lease_not_found":
+        st.lease = 0
+    if status == "ok":
+        st.learn(op, output)
+    if kind == "range" and op.get("limit") and op.get("range_end") and status == "ok" and isinstance(output, dict):
+        kvs = output.get("kvs") or []
+        if output.get("more") and kvs:
+            rev = op.get("revision") or int((output.get("header") or {}).get("revision") or 0)
+            st.page = (kvs[-1]["key"] + "\x00", rev)
+        else:
+            st.page = None
+    elif kind == "range" and op.get("revision") and status != "ok":
+        st.page = None

@@ -1,0 +1,123 @@
+"""Running the plan's client programs against a cluster, recording every call.
+
+All clients share one asyncio loop in one thread: on two cores shared with the cluster,
+the client's CPU per request decides throughput, and one loop with one gRPC poller spends
+less per request than a thread per client. Every loop here is bounded by the run's end
+time and by a count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter as Tally
+from dataclasses import dataclass, field
+
+from harness.client.aio import AsyncEtcdClient, AsyncRecorder
+from harness.client.recorder import Clock, Counter
+from harness.history.jsonl import HistoryWriter
+from harness.traffic import ops as opsmod
+from harness.traffic.plan import ClientProgram, Plan, op_random
+
+#: Per-request deadline: short enough that a paused or cut-off member turns into an
+#: unknown outcome quickly, long enough for a loaded 2-core machine.
+REQUEST_TIMEOUT = 2.0
+#: Hard cap on requests per client, whatever the duration and rate.
+MAX_OPS_PER_CLIENT = 2_000_000
+
+
+@dataclass
+class TrafficStats:
+    """Live counters for the progress bar and the summary (updated from the loop thread)."""
+
+    ops: int = 0
+    writes_ok: int = 0
+    status: Tally[str] = field(default_factory=Tally)
+    errors: Tally[str] = field(default_factory=Tally)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def snapshot(self) -> dict[str, object]:
+        with self.lock:
+            return {
+                "ops": self.ops,
+                "writes_ok": self.writes_ok,
+                "status": dict(self.status),
+                "errors": dict(self.errors),
+            }
+
+
+class Traffic:
+    """The clients of a plan, run until ``stop`` is set or the plan's duration is over."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        endpoints: list[str],
+        writer: HistoryWriter,
+        clock: Clock,
+        ids: Counter,
+        *,
+        qps: float | None,
+        duration: float,
+    ):
+        self.plan = plan
+        self.endpoints = endpoints
+        self.writer = writer
+        self.clock = clock
+        self.ids = ids
+        self.qps = qps
+        self.duration = duration
+        self.stats = TrafficStats()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        """Blocks until the traffic is over (call from a dedicated thread)."""
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        clients = [AsyncEtcdClient(ep, timeout=REQUEST_TIMEOUT) for ep in self.endpoints]
+        deadline = time.monotonic() + self.duration
+        try:
+            await asyncio.gather(*(self._client(p, clients, deadline) for p in self.plan.clients))
+        finally:
+            for c in clients:
+                await c.close()
+
+    async def _client(self, prog: ClientProgram, clients: list[AsyncEtcdClient], deadline: float) -> None:
+        plan = self.plan
+        n = len(clients)
+        pinned = prog.member % n if prog.member is not None else None
+        recorders = [
+            AsyncRecorder(c, self.writer, self.clock, self.ids, prog.client, member=c.endpoint) for c in clients
+        ]
+        st = opsmod.ClientState(client=prog.client)
+        interval = len(plan.clients) / self.qps if self.qps else 0.0
+        next_at = time.monotonic() + (interval * prog.client / max(1, len(plan.clients)))
+        stats = self.stats
+        for seq in range(MAX_OPS_PER_CLIENT):
+            if self.stop.is_set() or time.monotonic() >= deadline:
+                break
+            if interval:
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                next_at = max(next_at + interval, time.monotonic() - 1.0)
+            template = prog.program[seq % len(prog.program)]
+            rnd = op_random(plan.seed, prog.client, seq)
+            op = opsmod.build(plan.profile, plan.keyspace, template, st, seq, rnd)
+            member = pinned if pinned is not None else (seq + prog.client) % n
+            rec = await recorders[member].execute(op, REQUEST_TIMEOUT)
+            opsmod.after(op, rec.status, rec.output, st)
+            with stats.lock:
+                stats.ops += 1
+                stats.status[rec.status] += 1
+                if rec.error is not None:
+                    stats.errors[rec.error.code] += 1
+                if rec.status == "ok" and op["kind"] != "range" and not (
+                    isinstance(rec.output, dict) and "error" in rec.output
+                ):
+                    stats.writes_ok += 1
+            if rec.status != "ok" and rec.error is not None and rec.error.code == "UNAVAILABLE":
+                # The member is down: back off a little instead of spinning on it.
+                await asyncio.sleep(0.05)

@@ -1,0 +1,36 @@
+"""What a named scenario fixes: traffic profile, faults, cluster shape, duration, load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FaultChoice:
+    """A fault the schedule may draw, with the targets it may be aimed at."""
+
+    name: str
+    targets: tuple[str, ...] = ("random",)
+    min_duration: float = 1.0
+    max_duration: float = 3.0
+    #: Parameters of the fault (see harness.faults), as (name, value) pairs.
+    params: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    profile: str = "kv"
+    faults: tuple[FaultChoice, ...] = ()
+    members: int = 3
+    duration: float = 10.0
+    qps: float | None = 1000.0  # None: unthrottled
+    clients: int = 8
+    #: Gap between faults, drawn per fault in [min, max] seconds.
+    fault_interval: tuple[float, float] = (1.0, 3.0)
+    watchers_per_member: int = 1
+    snapshot_count: int | None = None
+    etcd_args: tuple[str, ...] = field(default_factory=tuple)
+    keyspace: int = 16

@@ -1,0 +1,104 @@
+"""The named scenarios; `etcd-harness scenarios` lists them."""
+
+from __future__ import annotations
+
+from scenarios.base import FaultChoice, Scenario
+
+_ALL = [
+    Scenario(
+        name="smoke",
+        description="kv traffic on 3 members, one member killed and restarted once: a quick end-to-end check",
+        profile="kv",
+        faults=(FaultChoice("kill", ("random",), 1.0, 2.0),),
+        duration=8.0,
+        qps=500.0,
+        fault_interval=(2.0, 3.0),
+    ),
+    Scenario(
+        name="kill-under-load",
+        description="unthrottled kv traffic while random members are SIGKILLed and restarted",
+        profile="kv",
+        faults=(FaultChoice("kill", ("random", "leader", "follower"), 0.5, 1.5),),
+        duration=30.0,
+        qps=None,
+        clients=16,
+        fault_interval=(0.5, 2.0),
+    ),
+    Scenario(
+        name="pause-leader",
+        description="the leader is SIGSTOPped for a few seconds, repeatedly",
+        profile="kv",
+        faults=(FaultChoice("pause", ("leader",), 1.0, 3.0),),
+        duration=20.0,
+    ),
+    Scenario(
+        name="partition-leader",
+        description="the leader is cut off from its peers; the majority elects a new one",
+        profile="kv",
+        faults=(FaultChoice("partition", ("leader",), 2.0, 4.0, (("mode", "isolate"),)),),
+        duration=20.0,
+    ),
+    Scenario(
+        name="partition-minority",
+        description="a minority of members is split from the majority (one-way loss included)",
+        profile="kv",
+        faults=(
+            FaultChoice("partition", ("minority",), 2.0, 4.0, (("mode", "split"),)),
+            FaultChoice("partition", ("follower",), 2.0, 4.0, (("mode", "one-way"),)),
+        ),
+        duration=20.0,
+    ),
+    Scenario(
+        name="peer-delay",
+        description="peer traffic of random members delayed and lossy",
+        profile="kv",
+        faults=(
+            FaultChoice("delay", ("random", "leader"), 2.0, 4.0, (("delay_ms", 50.0),)),
+            FaultChoice("loss", ("random",), 2.0, 4.0, (("probability", 0.3),)),
+        ),
+        duration=20.0,
+    ),
+    Scenario(
+        name="member-replace",
+        description="a member is removed, wiped, added back and restarted",
+        profile="kv",
+        faults=(FaultChoice("replace", ("follower",), 1.0, 1.0),),
+        duration=20.0,
+        fault_interval=(3.0, 5.0),
+    ),
+    Scenario(
+        name="kubernetes-compaction",
+        description="apiserver-like traffic: optimistic updates, paginated lists, watches, periodic compaction, defrag",
+        profile="kubernetes",
+        faults=(
+            FaultChoice("kill", ("random",), 1.0, 2.0),
+            FaultChoice("defrag", ("random",), 0.0, 0.0),
+        ),
+        duration=20.0,
+        watchers_per_member=2,
+    ),
+    Scenario(
+        name="watch",
+        description="watch-heavy traffic with progress notifications while members restart",
+        profile="watch",
+        faults=(FaultChoice("kill", ("follower",), 1.0, 2.0),),
+        duration=15.0,
+        watchers_per_member=3,
+    ),
+    Scenario(
+        name="issue-13766",
+        description=(
+            "etcd-io/etcd#13766: unthrottled writes from 16 in flight, a random member SIGKILLed every "
+            "0.5-1.5 s and restarted 0.5-1 s later, default --snapshot-count"
+        ),
+        profile="kubernetes",
+        faults=(FaultChoice("kill", ("random",), 0.5, 1.0),),
+        duration=60.0,
+        qps=None,
+        clients=16,
+        fault_interval=(0.5, 1.5),
+        watchers_per_member=1,
+    ),
+]
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in _ALL}
