@@ -8,6 +8,7 @@ and kept, and the checks run on what was recorded.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import random
@@ -32,13 +33,14 @@ from harness.history.jsonl import HistoryWriter, read_history
 from harness.history.records import EndRecord, Header, NoteRecord, StatusRecord
 from harness.traffic.ops import prefix_end, range_op
 from harness.traffic.plan import Plan, key_prefix, make_plan
-from harness.traffic.watchers import Watchers
+from harness.traffic.watchers import PROGRESS_NOTIFY_FLAG, Watchers
 from harness.traffic.workload import Traffic
 from scenarios import Scenario, get_scenario
 
 #: Client ids above this are the harness's own (watchers, final reads).
 WATCHER_CLIENT_BASE = 10_000
 FINAL_CLIENT_BASE = 20_000
+SENTINEL_CLIENT = 19_999
 
 
 @dataclass
@@ -94,10 +96,12 @@ def run(opts: RunOptions, on_progress: Callable[[dict[str, Any]], None] | None =
         cfg = ClusterConfig(
             size=plan.members,
             snapshot_count=opts.snapshot_count if opts.snapshot_count is not None else scn.snapshot_count,
-            extra_flags=list(scn.etcd_args),
+            extra_flags=[*scn.etcd_args, PROGRESS_NOTIFY_FLAG],
             peer_proxy=any(f.fault == "delay" for f in plan.faults),
         )
-        cluster = make_cluster(opts.backend, plan.members, binary, out / "cluster", netns=opts.netns, config=cfg)
+        cluster = make_cluster(
+            opts.backend, plan.members, binary, out / "cluster", netns=opts.netns, config=cfg
+        )
 
     started_wall = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     interrupted = False
@@ -114,7 +118,9 @@ def run(opts: RunOptions, on_progress: Callable[[dict[str, Any]], None] | None =
             tool_version=__version__,
             scenario=plan.scenario,
             seed=plan.seed,
-            cluster=cluster.describe() if cluster is not None else {"backend": "external", "endpoints": endpoints},
+            cluster=cluster.describe()
+            if cluster is not None
+            else {"backend": "external", "endpoints": endpoints},
             etcd_versions=versions,
             start_time=started_wall,
             model="etcd",
@@ -132,11 +138,16 @@ def run(opts: RunOptions, on_progress: Callable[[dict[str, Any]], None] | None =
         if injector is not None:
             threads.append(
                 threading.Thread(
-                    target=_run_faults, args=(plan, injector, deadline, stop_faults), name="faults", daemon=True
+                    target=_run_faults,
+                    args=(plan, injector, deadline, stop_faults),
+                    name="faults",
+                    daemon=True,
                 )
             )
         elif plan.faults:
-            writer.write(NoteRecord(time=clock(), text="faults skipped: the harness does not own this cluster"))
+            writer.write(
+                NoteRecord(time=clock(), text="faults skipped: the harness does not own this cluster")
+            )
         for t in threads:
             t.start()
         try:
@@ -152,8 +163,10 @@ def run(opts: RunOptions, on_progress: Callable[[dict[str, Any]], None] | None =
             if injector is not None:
                 with contextlib.suppress(Exception):
                     injector.heal_all()
-        final_revision = _settle_and_sample(cluster, endpoints, writer, clock, ids, plan) if not interrupted else None
-        watchers.finish(final_revision, timeout=0.5 if interrupted else 5.0)
+        targets = None if interrupted else _sentinels(watchers, endpoints, writer, clock, ids)
+        watchers.finish(targets, timeout=0.5 if interrupted else 10.0)
+        if not interrupted:
+            _settle_and_sample(cluster, endpoints, writer, clock, ids, plan)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -190,7 +203,11 @@ def _wait(
             snap["elapsed"] = elapsed
             snap["duration"] = plan.duration
             snap["qps"] = snap["ops"] / elapsed if elapsed > 0 else 0.0  # type: ignore[operator]
-            snap["faults"] = [f"{w.fault.name}:{','.join(m.name for m in w.fault.targets)}" for w in injector.active] if injector else []
+            snap["faults"] = (
+                [f"{w.fault.name}:{','.join(m.name for m in w.fault.targets)}" for w in injector.active]
+                if injector
+                else []
+            )
             on_progress(snap)
 
 
@@ -215,6 +232,26 @@ def _run_faults(plan: Plan, injector: Injector, deadline: float, stop: threading
                 injector.heal(w)
         except FaultError as exc:
             injector.note(f"fault {step.fault} failed: {exc}")
+
+
+def _sentinels(
+    watchers: Watchers, endpoints: list[str], writer: HistoryWriter, clock: Clock, ids: Counter
+) -> dict[str, int]:
+    """Write each watcher's sentinel key once (recorded like any traffic)."""
+    from harness.traffic.ops import put_op
+
+    revisions: dict[str, int] = {}
+    for i, key in enumerate(sorted(watchers.sentinels())):
+        for attempt in range(len(endpoints) * 3):
+            ep = endpoints[(i + attempt) % len(endpoints)]
+            with EtcdClient(ep, timeout=5.0) as c:
+                rec = Recorder(c, writer, clock, ids, SENTINEL_CLIENT)
+                r = rec.execute(put_op(key, f"sentinel-{i}"), 5.0)
+            if r.status == "ok":
+                revisions[key] = int(r.output["header"]["revision"])
+                break
+            time.sleep(0.2)
+    return revisions
 
 
 def _settle_and_sample(
@@ -287,7 +324,7 @@ def _conclude(
         res = check_history(hist, timeout=opts.check_timeout)
         check_seconds = time.monotonic() - t0
         verdict = res.verdict
-        anomalies = [a.to_json() for a in res.anomalies]
+        anomalies = [dataclasses.asdict(a) for a in res.anomalies]
         explanation = [a.message for a in res.anomalies[:5]]
         summary = _summary(hist, plan, verdict, anomalies, stats, check_seconds, reproduce, interrupted)
         with contextlib.suppress(Exception):

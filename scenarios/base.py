@@ -34,3 +34,5 @@ class Scenario:
     snapshot_count: int | None = None
     etcd_args: tuple[str, ...] = field(default_factory=tuple)
     keyspace: int = 16
+    #: Watchers send progress requests during traffic (etcd-io/etcd#15220 on old builds).
+    request_progress: bool = False

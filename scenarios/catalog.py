@@ -86,6 +86,18 @@ _ALL = [
         watchers_per_member=3,
     ),
     Scenario(
+        name="watch-progress",
+        description=(
+            "watchers request progress notifications under load: on etcd < 3.4.25 / 3.5.8 a requested "
+            "notification can carry a revision below events already sent (etcd-io/etcd#15220)"
+        ),
+        profile="watch",
+        duration=15.0,
+        qps=None,
+        watchers_per_member=3,
+        request_progress=True,
+    ),
+    Scenario(
         name="issue-13766",
         description=(
             "etcd-io/etcd#13766: unthrottled writes from 16 in flight, a random member SIGKILLed every "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import argparse
 import json
 import sys
@@ -12,6 +14,9 @@ from typing import Any
 from harness.cli.errors import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION, CliError
 from harness.history import History, HistoryError
 from harness.history.importers import FORMATS, load_history
+from harness.report.explain import explain
+from harness.report.summary import time_unit
+from harness.report.verdict import from_anomalies, from_check_result
 from models.registry import MODELS, UnknownModel, make_model
 
 
@@ -93,8 +98,8 @@ def check_history(
             ops=len(hist.ops),
             elapsed_ms=(time.monotonic() - started) * 1000,
             model=name,
-            anomalies=[a.to_json() for a in res.anomalies],
-            explanation=[a.message for a in res.anomalies[:3]],
+            anomalies=[dataclasses.asdict(a) for a in res.anomalies],
+            explanation=explain(from_anomalies(res.verdict, res.anomalies, name), hist.ops, unit=time_unit(hist)),
             warnings=hist.warnings,
             reason=getattr(res, "reason", ""),
         )
@@ -113,17 +118,9 @@ def check_history(
     w = res.witness
     anomalies: list[dict[str, Any]] = []
     if w is not None:
-        by_id = {op.id: op for op in ops}
-        explanation.append(
-            f"partition {w.partition}: linearizable up to {len(w.prefix)} operations, reaching state {w.state_text}"
+        explanation = explain(
+            from_check_result(res, name, model, ops), ops, describe=model.describe_operation, unit=time_unit(hist)
         )
-        explanation.extend(w.explanations or [f"op {i} cannot be placed" for i in w.stuck])
-        for i in w.stuck[:3]:
-            op = by_id[i]
-            explanation.append(
-                f"  op {op.id}: client {op.client}, called at {op.call}, returned at {op.ret}: "
-                f"{model.describe_operation(op.input, op.output)}"
-            )
         anomalies.append(
             {
                 "kind": "non-linearizable",

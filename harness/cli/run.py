@@ -39,10 +39,16 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=BACKENDS, default="process")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--etcd", metavar="PATH", help="etcd binary to run")
-    g.add_argument("--etcd-version", metavar="V", help="etcd version from the local cache (fetched when known)")
-    p.add_argument("--endpoints", help="URL,...: test a cluster the harness did not start (faults are skipped)")
+    g.add_argument(
+        "--etcd-version", metavar="V", help="etcd version from the local cache (fetched when known)"
+    )
+    p.add_argument(
+        "--endpoints", help="URL,...: test a cluster the harness did not start (faults are skipped)"
+    )
     p.add_argument("--out", help="artifact directory (default: runs/<scenario>-seed<N>-<time>)")
-    p.add_argument("--no-netns", action="store_true", help="process backend: members on 127.0.0.1, no partitions")
+    p.add_argument(
+        "--no-netns", action="store_true", help="process backend: members on 127.0.0.1, no partitions"
+    )
     p.add_argument("--snapshot-count", type=int, help="etcd --snapshot-count (default: etcd's own)")
     p.add_argument("--check-timeout", type=float, default=300.0)
     p.add_argument("--no-progress", action="store_true")
@@ -103,7 +109,9 @@ def reproduce_cmd(args: argparse.Namespace) -> int:
 def execute(opts: Any) -> int:
     from harness.runner import run
 
-    print(f"etcd-harness: scenario {opts.scenario}, seed {opts.seed}, backend {opts.backend}", file=sys.stderr)
+    print(
+        f"etcd-harness: scenario {opts.scenario}, seed {opts.seed}, backend {opts.backend}", file=sys.stderr
+    )
     if opts.progress and sys.stderr.isatty():
         result = _run_with_progress(opts)
     else:
@@ -178,4 +186,3 @@ def scenarios_cmd(args: argparse.Namespace) -> int:
         print(f"{s.name:<{width}}  {s.profile:<10} {faults:<16} {s.members} members  {s.duration:g}s  {qps}")
         print(f"{'':<{width}}  {s.description}")
     return EXIT_OK
-

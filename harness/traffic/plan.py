@@ -95,6 +95,8 @@ class Plan(msgspec.Struct, frozen=True):
     watchers: list[WatchSpec]
     faults: list[FaultStep]
     hypothesis_version: str
+    #: Watchers also ask for progress notifications (finds etcd-io/etcd#15220 on old builds).
+    request_progress: bool = False
 
     def to_json(self) -> bytes:
         return msgspec.json.format(msgspec.json.encode(self), indent=2) + b"\n"
@@ -248,6 +250,7 @@ def make_plan(
         watchers=watchers,
         faults=faults,
         hypothesis_version=hypothesis.__version__,
+        request_progress=scn.request_progress,
     )
 
 

@@ -7,6 +7,7 @@ the watch check can hold each stream to etcd's guarantees separately.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ from harness.traffic.plan import Plan, WatchSpec, key_name, key_prefix
 
 MAX_REOPENS = 500
 PROGRESS_EVERY = 1.0
+#: etcd's periodic progress notifications (on watchers that asked for them) every second,
+#: instead of etcd's default ten minutes, so that a run sees some.
+PROGRESS_NOTIFY_FLAG = "--experimental-watch-progress-notify-interval=1s"
 
 
 @dataclass
@@ -28,6 +32,7 @@ class Watcher:
     client_id: int
     next_revision: int = 1
     last_revision: int = 0
+    target: int | None = None
     messages: int = 0
     current: RecordedWatch | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -37,8 +42,15 @@ class Watchers:
     """All watchers of a plan; ``start`` them, then ``finish(revision)`` at the end."""
 
     def __init__(
-        self, plan: Plan, endpoints: list[str], writer: HistoryWriter, clock: Clock, ids: Counter, watch_ids: Counter,
-        *, client_base: int,
+        self,
+        plan: Plan,
+        endpoints: list[str],
+        writer: HistoryWriter,
+        clock: Clock,
+        ids: Counter,
+        watch_ids: Counter,
+        *,
+        client_base: int,
     ):
         self.plan = plan
         self.writer = writer
@@ -46,19 +58,24 @@ class Watchers:
         self.ids = ids
         self.watch_ids = watch_ids
         self.stop = threading.Event()
-        self.target_revision: int | None = None
+        self.request_progress = plan.request_progress
         self.watchers = [
-            Watcher(spec, endpoints[spec.member % len(endpoints)], client_base + spec.watcher) for spec in plan.watchers
+            Watcher(spec, endpoints[spec.member % len(endpoints)], client_base + spec.watcher)
+            for spec in plan.watchers
         ]
         self.threads: list[threading.Thread] = []
 
     def start(self, deadline: float) -> None:
         for w in self.watchers:
-            t = threading.Thread(target=self._run, args=(w, deadline), name=f"watcher-{w.spec.watcher}", daemon=True)
+            t = threading.Thread(
+                target=self._run, args=(w, deadline), name=f"watcher-{w.spec.watcher}", daemon=True
+            )
             t.start()
             self.threads.append(t)
-        if any(w.spec.progress_notify for w in self.watchers):
-            t = threading.Thread(target=self._ask_progress, args=(deadline,), name="watch-progress", daemon=True)
+        if self.request_progress:
+            t = threading.Thread(
+                target=self._ask_progress, args=(deadline,), name="watch-progress", daemon=True
+            )
             t.start()
             self.threads.append(t)
 
@@ -92,8 +109,7 @@ class Watchers:
                     w.messages += 1
                     if msg.events:
                         w.next_revision = msg.events[-1]["kv"]["mod_revision"] + 1
-                    if msg.header and msg.kind in ("events", "progress"):
-                        w.last_revision = max(w.last_revision, int(msg.header.get("revision") or 0))
+                        w.last_revision = max(w.last_revision, w.next_revision - 1)
                     if msg.kind == "canceled" and msg.compact_revision:
                         w.next_revision = msg.compact_revision
                     if self._done(w):
@@ -107,8 +123,15 @@ class Watchers:
     def _done(self, w: Watcher) -> bool:
         if not self.stop.is_set():
             return False
-        target = self.target_revision
-        return target is None or w.last_revision >= target
+        return w.target is None or w.last_revision >= w.target
+
+    def sentinels(self) -> dict[str, list[Watcher]]:
+        """One key per watcher whose final write every one of them must see."""
+        keys: dict[str, list[Watcher]] = {}
+        for w in self.watchers:
+            key, range_end = self._request(w.spec)
+            keys.setdefault(key + "~end" if range_end else key, []).append(w)
+        return keys
 
     def _ask_progress(self, deadline: float) -> None:
         while not self.stop.is_set() and time.monotonic() < deadline + 15:
@@ -120,19 +143,24 @@ class Watchers:
             with w.lock:
                 cur = w.current
             if cur is not None:
-                try:
+                # A broken stream is recorded by its reader.
+                with contextlib.suppress(Exception):
                     cur.request_progress()
-                except Exception:  # noqa: BLE001, S110 - a broken stream is recorded by its reader
-                    pass
 
-    def finish(self, revision: int | None, timeout: float = 5.0) -> None:
-        """Let every watcher catch up to ``revision`` (bounded), then close them all."""
-        self.target_revision = revision
+    def finish(self, targets: dict[str, int] | None, timeout: float = 5.0) -> None:
+        """Let every watcher see the revision of its sentinel write (bounded), then close.
+
+        Sentinel writes, not progress requests, tell when a watcher has caught up:
+        requested progress notifications can overtake events on etcd before 3.4.25 and
+        3.5.8 (etcd-io/etcd#15220), and the watch check would rightly flag that.
+        """
+        for key, ws in self.sentinels().items():
+            for w in ws:
+                w.target = (targets or {}).get(key)
         self.stop.set()
         end = time.monotonic() + timeout
         while time.monotonic() < end and not all(self._done(w) for w in self.watchers):
-            self._progress_all()
-            time.sleep(0.1)
+            time.sleep(0.05)
         for w in self.watchers:
             with w.lock:
                 cur = w.current

@@ -89,7 +89,8 @@ class Traffic:
         n = len(clients)
         pinned = prog.member % n if prog.member is not None else None
         recorders = [
-            AsyncRecorder(c, self.writer, self.clock, self.ids, prog.client, member=c.endpoint) for c in clients
+            AsyncRecorder(c, self.writer, self.clock, self.ids, prog.client, member=c.endpoint)
+            for c in clients
         ]
         st = opsmod.ClientState(client=prog.client)
         interval = len(plan.clients) / self.qps if self.qps else 0.0
@@ -114,8 +115,10 @@ class Traffic:
                 stats.status[rec.status] += 1
                 if rec.error is not None:
                     stats.errors[rec.error.code] += 1
-                if rec.status == "ok" and op["kind"] != "range" and not (
-                    isinstance(rec.output, dict) and "error" in rec.output
+                if (
+                    rec.status == "ok"
+                    and op["kind"] != "range"
+                    and not (isinstance(rec.output, dict) and "error" in rec.output)
                 ):
                     stats.writes_ok += 1
             if rec.status != "ok" and rec.error is not None and rec.error.code == "UNAVAILABLE":

@@ -1,0 +1,155 @@
+"""`etcd-harness matrix`: the nightly job. Scenarios x versions x seeds within a budget.
+
+It stops by itself: a run is only started when the budget can still hold it. Artifacts
+of passing runs are removed (their summaries stay in the matrix summary); failures keep
+everything. JUnit XML makes each run a test case for CI dashboards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from harness.cli.errors import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, CliError
+from harness.cli.run import add_run_options
+from scenarios import SCENARIOS, UnknownScenario, get_scenario
+
+#: What a run costs beyond its traffic: cluster start, settling, checks, teardown.
+RUN_OVERHEAD_S = 20.0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("matrix", help="nightly: scenarios x versions x seeds within a time budget")
+    p.add_argument("--scenarios", default=",".join(n for n in SCENARIOS if n != "issue-13766"))
+    p.add_argument(
+        "--versions", default=None, help="comma-separated etcd versions (default: the default binary)"
+    )
+    p.add_argument("--budget", type=float, default=1800.0, help="seconds for the whole matrix")
+    p.add_argument("--junit", help="write JUnit XML here")
+    p.add_argument("--seed", type=int, default=None, help="first seed (default: random)")
+    p.add_argument("--duration", type=float, help="override every scenario's duration")
+    add_run_options(p)
+    p.set_defaults(func=matrix_cmd)
+
+
+def matrix_cmd(args: argparse.Namespace) -> int:
+    from harness.cli.run import _options
+    from harness.runner import run
+
+    names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    try:
+        scenarios = [get_scenario(n) for n in names]
+    except UnknownScenario as exc:
+        raise CliError(str(exc)) from None
+    versions: list[str | None] = [v.strip() for v in args.versions.split(",")] if args.versions else [None]
+    out = Path(args.out or f"runs/matrix-{time.strftime('%Y%m%d-%H%M%S')}")
+    out.mkdir(parents=True, exist_ok=True)
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+    deadline = time.monotonic() + args.budget
+    cells = [(s, v) for s in scenarios for v in versions]
+    results: list[dict[str, Any]] = []
+    round_no = 0
+    while cells and round_no < 10_000:
+        started_any = False
+        for scn, version in cells:
+            duration = args.duration or scn.duration
+            if time.monotonic() + duration + RUN_OVERHEAD_S > deadline:
+                continue
+            started_any = True
+            run_seed = seed + round_no
+            label = f"{scn.name}-{version or 'default'}-seed{run_seed}"
+            args.etcd_version = version
+            args.out = str(out / label)
+            args.members = None
+            args.qps = None
+            opts = _options(args, scn.name, run_seed)
+            opts.duration = duration
+            opts.progress = False
+            t0 = time.monotonic()
+            try:
+                res = run(opts)
+                row = {
+                    "name": label,
+                    "scenario": scn.name,
+                    "version": version,
+                    "seed": run_seed,
+                    "verdict": res.verdict,
+                    "seconds": round(time.monotonic() - t0, 1),
+                    "anomalies": res.anomalies[:10],
+                    "reproduce": res.reproduce,
+                    "dir": str(res.out_dir),
+                    "summary": {
+                        k: res.summary.get(k) for k in ("ops", "qps", "acked_writes_per_s", "faults")
+                    },
+                }
+                if res.verdict == "ok":
+                    shutil.rmtree(res.out_dir, ignore_errors=True)
+                    row["dir"] = None
+            except CliError as exc:
+                row = {
+                    "name": label,
+                    "scenario": scn.name,
+                    "version": version,
+                    "seed": run_seed,
+                    "verdict": "error",
+                    "seconds": round(time.monotonic() - t0, 1),
+                    "error": str(exc),
+                }
+            results.append(row)
+            print(f"{row['verdict']:8} {label} ({row['seconds']} s)", flush=True)
+            _write(out, results, args.junit)
+        if not started_any:
+            break
+        round_no += 1
+    _write(out, results, args.junit)
+    verdicts = {r["verdict"] for r in results}
+    print(
+        f"matrix: {len(results)} runs, "
+        + ", ".join(f"{v}={sum(r['verdict'] == v for r in results)}" for v in sorted(verdicts))
+    )
+    print(f"summary: {out / 'summary.json'}")
+    if "illegal" in verdicts:
+        return EXIT_VIOLATION
+    if verdicts - {"ok"}:
+        return EXIT_UNKNOWN
+    return EXIT_OK
+
+
+def _write(out: Path, results: list[dict[str, Any]], junit: str | None) -> None:
+    (out / "summary.json").write_text(json.dumps({"runs": results}, indent=2) + "\n")
+    if junit:
+        Path(junit).parent.mkdir(parents=True, exist_ok=True)
+        write_junit(Path(junit), results)
+
+
+def write_junit(path: Path, results: list[dict[str, Any]]) -> None:
+    suite = ET.Element(
+        "testsuite",
+        name="etcd-harness",
+        tests=str(len(results)),
+        failures=str(sum(r["verdict"] == "illegal" for r in results)),
+        errors=str(sum(r["verdict"] not in ("ok", "illegal") for r in results)),
+        time=str(round(sum(r["seconds"] for r in results), 1)),
+    )
+    for r in results:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"etcd-harness.{r['scenario']}",
+            name=r["name"],
+            time=str(r["seconds"]),
+        )
+        if r["verdict"] == "illegal":
+            msgs = "; ".join(a.get("message", a.get("kind", "")) for a in r.get("anomalies", []))
+            f = ET.SubElement(case, "failure", message=msgs[:500] or "violation")
+            f.text = f"{msgs}\nartifacts: {r.get('dir')}\nreproduce: {r.get('reproduce')}"
+        elif r["verdict"] != "ok":
+            e = ET.SubElement(case, "error", message=r.get("error") or r["verdict"])
+            e.text = r.get("reproduce") or ""
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+
+from harness.traffic import ops
+from harness.traffic.plan import Plan, make_plan
+from scenarios import SCENARIOS, get_scenario
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_same_seed_gives_byte_identical_plan(name: str) -> None:
+    scn = get_scenario(name)
+    a = make_plan(scn, 1234).to_json()
+    b = make_plan(scn, 1234).to_json()
+    assert a == b
+    assert make_plan(scn, 1235).to_json() != a
+
+
+def test_plan_round_trips_through_json() -> None:
+    plan = make_plan(get_scenario("kubernetes-compaction"), 5)
+    assert Plan.from_json(plan.to_json()) == plan
+
+
+def test_fault_schedule_fits_the_run() -> None:
+    plan = make_plan(get_scenario("issue-13766"), 9)
+    assert plan.faults, "a kill scenario must schedule kills"
+    for f in plan.faults:
+        assert f.at >= 1.0 and f.at + f.duration <= plan.duration
+    starts = [f.at for f in plan.faults]
+    assert starts == sorted(starts)
+
+
+def test_overrides() -> None:
+    plan = make_plan(get_scenario("smoke"), 1, duration=3.0, qps=None, members=5)
+    assert (plan.duration, plan.qps, plan.members) == (3.0, None, 5)
+
+
+def test_operations_follow_what_the_client_saw() -> None:
+    st = ops.ClientState(client=3)
+    put = ops.put_op("key/0001", "v")
+    ops.after(put, "ok", {"header": {"revision": 17}, "prev_kv": None}, st)
+    assert st.mod_revision["key/0001"] == 17 and st.revision == 17
+    from harness.traffic.plan import OpTemplate
+
+    cas = ops.build("kv", 16, OpTemplate("cas", 1, 0), st, 5, 0)
+    assert cas["compare"] == [{"key": "key/0001", "target": "mod", "result": "=", "value": 17}]
+    assert cas["success"][0]["value"] == "c3-5"
+    grant = ops.build("kv", 16, OpTemplate("lease-put", 1, 0), st, 6, 0)
+    assert grant["kind"] == "lease_grant" and grant["id"] != 0
+    ops.after(grant, "ok", {"header": {"revision": 17}, "id": grant["id"], "ttl": 7200}, st)
+    leased = ops.build("kv", 16, OpTemplate("lease-put", 1, 0), st, 7, 0)
+    assert leased["kind"] == "put" and leased["lease"] == grant["id"]
+    ops.after(grant, "unknown", None, st)
+    assert st.lease == 0
+
+
+def test_paginated_list_continues_at_the_first_page_revision() -> None:
+    from harness.traffic.plan import OpTemplate
+
+    st = ops.ClientState(client=0)
+    first = ops.build("kubernetes", 16, OpTemplate("k8s-list", 0, 1), st, 0, 0)
+    assert first["revision"] == 0 and first["limit"] == 2
+    out = {
+        "header": {"revision": 40},
+        "kvs": [
+            {"key": "/registry/pods/default/0001", "mod_revision": 3},
+            {"key": "/registry/pods/default/0002", "mod_revision": 4},
+        ],
+        "more": True,
+        "count": 5,
+    }
+    ops.after(first, "ok", out, st)
+    nxt = ops.build("kubernetes", 16, OpTemplate("k8s-list", 0, 1), st, 1, 0)
+    assert nxt["key"] == "/registry/pods/default/0002\x00" and nxt["revision"] == 40
+    ops.after(nxt, "ok", {"error": "compacted"}, st)
+    assert st.page is None
