@@ -141,7 +141,7 @@ def _programs(scn: Scenario) -> st.SearchStrategy[list[ClientProgram]]:
 def _watchers(scn: Scenario) -> st.SearchStrategy[list[WatchSpec]]:
     @st.composite
     def build(draw: Any) -> list[WatchSpec]:
-        out = []
+        out: list[WatchSpec] = []
         for m in range(scn.members):
             for _ in range(scn.watchers_per_member):
                 out.append(

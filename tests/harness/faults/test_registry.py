@@ -1,0 +1,159 @@
+"""Fault names, parameters and target choice, against a stand-in cluster (no etcd)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.binaries import EtcdBinary
+from harness.cluster import ClusterConfig
+from harness.cluster.base import Member
+from harness.cluster.process import ProcessCluster
+from harness.faults import FAULTS, FaultError, Injector, make_fault, parse_fault, pick_targets
+from harness.history.records import FaultRecord
+
+
+class StubCluster(ProcessCluster):
+    """Three 'running' members and a fixed leader; no processes."""
+
+    def __init__(self, tmp: Path):
+        super().__init__([EtcdBinary("/x", "3.5.1")], tmp, ClusterConfig(size=3), name="stub", netns=False)
+        self.members = [
+            Member(
+                f"m{i}",
+                i,
+                EtcdBinary("/x", "3.5.1"),
+                "127.0.0.1",
+                1 + i,
+                10 + i,
+                tmp,
+                tmp / "l",
+                state="running",
+            )
+            for i in range(3)
+        ]
+        for i, m in enumerate(self.members):
+            m.member_id = 100 + i
+
+    def wait_leader(self, timeout: float = 10.0, **kw: Any) -> Member:
+        return self.members[1]
+
+    def wait_healthy(self, timeout: float = 30.0, members: Any = None) -> None:
+        pass
+
+    def _signal_pause(self, m: Member, pause: bool) -> None:
+        pass
+
+
+def test_registry_names() -> None:
+    assert sorted(FAULTS) == ["compact", "defrag", "delay", "kill", "loss", "partition", "pause", "replace"]
+
+
+def test_parse_fault_spec() -> None:
+    f = parse_fault("loss:probability=0.25,target=leader")
+    assert f.name == "loss" and f.params["probability"] == 0.25 and f.target == "leader"
+    p = parse_fault("partition:mode=isolate-leader")
+    assert p.target == "leader"
+    assert parse_fault("delay:delay-ms=40").params["delay_ms"] == 40
+    with pytest.raises(FaultError, match="unknown fault"):
+        parse_fault("meteor")
+    with pytest.raises(FaultError, match="mode"):
+        make_fault("partition", mode="sideways")
+    with pytest.raises(FaultError, match="probability"):
+        make_fault("loss", probability=2)
+    with pytest.raises(FaultError, match="bad parameters"):
+        make_fault("kill", colour="red")
+
+
+def test_targets(tmp_path: Path) -> None:
+    c = StubCluster(tmp_path)
+    rng = random.Random(3)
+    assert pick_targets(c, rng, "leader") == [c.members[1]]
+    assert pick_targets(c, rng, "follower")[0] is not c.members[1]
+    assert len(pick_targets(c, rng, "all-but-one")) == 2
+    assert len(pick_targets(c, rng, "minority")) == 1
+    assert pick_targets(c, rng, "m2") == [c.members[2]]
+    with pytest.raises(FaultError):
+        pick_targets(c, rng, "everyone")
+
+
+def test_network_faults_unavailable_without_namespaces(tmp_path: Path) -> None:
+    c = StubCluster(tmp_path)
+    for name in ("partition", "loss"):
+        ok, why = make_fault(name).available(c)
+        assert not ok and "network faults are unavailable" in why
+    ok, why = make_fault("delay").available(c)
+    assert not ok and "peer proxy" in why
+    inj = Injector(c, [].append)
+    with pytest.raises(FaultError, match="unavailable"):
+        inj.start(make_fault("partition"))
+
+
+def test_injector_records_windows(tmp_path: Path) -> None:
+    c = StubCluster(tmp_path)
+    records: list[Any] = []
+    clock = iter(range(100, 10000, 100))
+    inj = Injector(c, records.append, clock=lambda: next(clock), rng=random.Random(1))
+    w = inj.start(make_fault("pause", target="leader"))
+    assert c.members[1].state == "paused" and inj.active == [w]
+    inj.heal_all()
+    assert c.members[1].state == "running" and not inj.active
+    faults = [r for r in records if isinstance(r, FaultRecord)]
+    assert [(r.id, r.phase, r.kind, r.targets) for r in faults] == [
+        (1, "start", "pause", ["m1"]),
+        (1, "end", "pause", ["m1"]),
+    ]
+    assert faults[0].time < faults[1].time and faults[0].detail["signal"] == "SIGSTOP"
+
+
+def test_injector_writes_into_a_history_file(tmp_path: Path) -> None:
+    from harness.history.jsonl import HistoryWriter, read_history
+    from harness.history.records import Header
+
+    c = StubCluster(tmp_path)
+    with HistoryWriter(tmp_path / "h.jsonl", Header()) as writer:
+        inj = Injector(c, writer, rng=random.Random(2))
+        inj.run(make_fault("pause", target="m0"), 0.0)
+        inj.note("done")
+    hist = read_history(str(tmp_path / "h.jsonl"))
+    assert [(f.phase, f.kind, f.targets) for f in hist.faults] == [
+        ("start", "pause", ["m0"]),
+        ("end", "pause", ["m0"]),
+    ]
+    assert hist.notes[0].text == "done"
+
+
+def test_cleanup_cli_reports(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from harness.cleanup import CleanupReport
+    from harness.cli import cleanup as cleanup_cli
+
+    seen: dict[str, Any] = {}
+
+    def fake(**kw: Any) -> CleanupReport:
+        seen.update(kw)
+        return CleanupReport(processes=[12], netns=["ehx3b", "ehx3m0"], skipped_live=["r1"])
+
+    monkeypatch.setattr(cleanup_cli, "cleanup", fake)
+    parser = argparse.ArgumentParser()
+    cleanup_cli.register(parser.add_subparsers())
+    args = parser.parse_args(["cleanup", "--no-docker"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "removed 1 processes: 12" in out and "removed 2 namespaces: ehx3b ehx3m0" in out and "r1" in out
+    assert seen == {"include_live": False, "docker": False}
+
+
+def test_a_failing_fault_is_recorded_and_raised(tmp_path: Path) -> None:
+    c = StubCluster(tmp_path)
+    records: list[Any] = []
+    inj = Injector(c, records.append)
+    f = make_fault("defrag", target="m1")
+    with pytest.raises(FaultError, match="defrag failed"):
+        inj.start(f)
+    faults = [r for r in records if isinstance(r, FaultRecord)]
+    assert [r.phase for r in faults] == ["start", "end"] and faults[0].error and faults[0].targets == ["m1"]
