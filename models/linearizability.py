@@ -194,6 +194,7 @@ def _search(
     visited: set[tuple[int, int, Any]] = set()
     dominators: dict[tuple[int, Any], list[int]] = {}
     twin = _twins(ops, optional)
+    any_optional = any(optional)
     size = 0
     stack: list[tuple[int, Any]] = []
     best: list[int] = []
@@ -201,11 +202,16 @@ def _search(
     entry = nxt[head]
     max_states = budget.max_states
 
+    countdown = _SLICE
     while placed_required < required:
-        explored += 1
-        if explored % _SLICE == 0:
+        countdown -= 1
+        if countdown == 0:
+            countdown = _SLICE
+            explored += _SLICE
             if budget.expired():
-                yield PartitionResult(index=index, verdict="unknown", ops=n, explored=explored)
+                yield PartitionResult(
+                    index=index, verdict="unknown", ops=n, explored=explored + _SLICE - countdown
+                )
                 return
             yield None
         if entry & 1 == 0:
@@ -218,8 +224,12 @@ def _search(
                     nd, nu = dbits, ubits | (1 << i)
                 else:
                     nd, nu = dbits | (1 << i), ubits
-                full = (nd, nu, new_state)
-                if full in visited:
+                if not any_optional:
+                    full = (nd, 0, new_state)
+                    novel = full not in visited
+                    if novel:
+                        visited.add(full)
+                elif (full := (nd, nu, new_state)) in visited:
                     novel = False
                 else:
                     key = (nd, new_state)
@@ -237,7 +247,9 @@ def _search(
                     size += 1
                     if size >= max_states:
                         budget.reason = f"memory budget exhausted ({max_states} states)"
-                        yield PartitionResult(index=index, verdict="unknown", ops=n, explored=explored)
+                        yield PartitionResult(
+                            index=index, verdict="unknown", ops=n, explored=explored + _SLICE - countdown
+                        )
                         return
                     stack.append((entry, state))
                     state = new_state
@@ -266,7 +278,11 @@ def _search(
                 if not stack:
                     witness = _witness(model, index, ops, best)
                     yield PartitionResult(
-                        index=index, verdict="illegal", ops=n, witness=witness, explored=explored
+                        index=index,
+                        verdict="illegal",
+                        ops=n,
+                        witness=witness,
+                        explored=explored + _SLICE - countdown,
                     )
                     return
                 top, before = stack.pop()
@@ -295,7 +311,7 @@ def _search(
         verdict="ok",
         ops=n,
         linearization=[ops[e >> 1].id for e, _ in stack],
-        explored=explored,
+        explored=explored + _SLICE - countdown,
     )
 
 
