@@ -1,0 +1,316 @@
+"""Acknowledged puts per second: a bare grpc loop vs the harness client with recording.
+
+Starts its own 3-member etcd cluster on 127.0.0.1 (free ports, data in /dev/shm),
+runs both loops with the same concurrency against the same members, alternating their
+order round by round, and prints both rates, the client's CPU per put, and the recording
+overhead (medians over rounds). Every loop is bounded by a count and a time limit.
+
+On a small machine the cluster and the client share the CPU, so rates swing by tens of
+percent with anything else running; client CPU per put is the steadier measure of what
+recording costs.
+
+    python bench/client_throughput.py [--etcd PATH] [--inflight 16] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import grpc  # noqa: E402
+
+from harness.client import EtcdClient, EtcdError  # noqa: E402
+from harness.client.aio import AsyncEtcdClient, AsyncRecorder  # noqa: E402
+from harness.client.etcd import channel_options, grpc_target  # noqa: E402
+from harness.client.proto import etcd_pb2 as pb  # noqa: E402
+from harness.client.proto import etcd_pb2_grpc as rpc  # noqa: E402
+from harness.client.recorder import Clock, Recorder  # noqa: E402
+from harness.client.recorder import Counter as IdCounter  # noqa: E402
+from harness.history.jsonl import HistoryWriter, read_history  # noqa: E402
+from harness.history.records import EndRecord, Header  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_cluster(binary: str, n: int, base: str) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
+    ports = [(free_port(), free_port()) for _ in range(n)]
+    initial = ",".join(f"m{i}=http://127.0.0.1:{p}" for i, (_, p) in enumerate(ports))
+    procs, endpoints = [], []
+    for i, (c, p) in enumerate(ports):
+        args = [
+            binary,
+            f"--name=m{i}",
+            f"--data-dir={base}/m{i}",
+            f"--listen-client-urls=http://127.0.0.1:{c}",
+            f"--advertise-client-urls=http://127.0.0.1:{c}",
+            f"--listen-peer-urls=http://127.0.0.1:{p}",
+            f"--initial-advertise-peer-urls=http://127.0.0.1:{p}",
+            f"--initial-cluster={initial}",
+            "--initial-cluster-state=new",
+            "--heartbeat-interval=50",
+            "--election-timeout=500",
+            "--logger=zap",
+            "--log-level=error",
+        ]
+        log = open(f"{base}/m{i}.log", "wb")  # noqa: SIM115 - owned by the child
+        procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        endpoints.append(f"127.0.0.1:{c}")
+    deadline = time.monotonic() + 30
+    for ep in endpoints:
+        with EtcdClient(ep, timeout=1.0) as client:
+            while True:
+                try:
+                    client.put(b"__ready", b"1")
+                    break
+                except EtcdError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"cluster did not start; logs in {base}") from None
+                    time.sleep(0.1)
+    return procs, endpoints
+
+
+def stop_cluster(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process (the client side: etcd members are other processes)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def run_threads(n: int, seconds: float, max_ops: int, body: Callable[[int, int], bool]) -> tuple[int, float]:
+    """``n`` threads call ``body(thread, i)`` until the time or the op budget runs out;
+    returns (acknowledged ops, elapsed s)."""
+    acked = [0] * n
+    stop = threading.Event()
+    per_thread = max_ops // n
+    start_line = threading.Barrier(n + 1)
+
+    def worker(t: int) -> None:
+        start_line.wait()
+        ok = 0
+        for i in range(per_thread):
+            if stop.is_set():
+                break
+            if body(t, i):
+                ok += 1
+        acked[t] = ok
+
+    threads = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(n)]
+    for th in threads:
+        th.start()
+    start_line.wait()
+    t0 = time.monotonic()
+    deadline = t0 + seconds
+    while time.monotonic() < deadline and any(th.is_alive() for th in threads):
+        time.sleep(0.05)
+    stop.set()
+    for th in threads:
+        th.join(30)
+    return sum(acked), time.monotonic() - t0
+
+
+def bare(endpoints: list[str], inflight: int, seconds: float, max_ops: int) -> tuple[int, float]:
+    channels = [grpc.insecure_channel(grpc_target(ep), options=channel_options()) for ep in endpoints]
+    stubs = [rpc.KVStub(ch) for ch in channels]
+
+    def body(t: int, i: int) -> bool:
+        try:
+            stubs[t % len(stubs)].Put(
+                pb.PutRequest(key=f"bare/{t}/{i % 100}".encode(), value=str(i).encode()), timeout=5
+            )
+            return True
+        except grpc.RpcError:
+            return False
+
+    try:
+        return run_threads(inflight, seconds, max_ops, body)
+    finally:
+        for ch in channels:
+            ch.close()
+
+
+def recorded(
+    endpoints: list[str], inflight: int, seconds: float, max_ops: int, history: str
+) -> tuple[int, float]:
+    clients = [EtcdClient(ep, timeout=5) for ep in endpoints]
+    writer = HistoryWriter(history, Header(scenario="bench", model="etcd"))
+    clock, ids = Clock(), IdCounter()
+    recorders = [Recorder(clients[t % len(clients)], writer, clock, ids, t) for t in range(inflight)]
+
+    def body(t: int, i: int) -> bool:
+        op = {"kind": "put", "key": f"rec/{t}/{i % 100}", "value": str(i), "lease": 0, "prev_kv": False}
+        return recorders[t].execute(op, 5).status == "ok"
+
+    try:
+        return run_threads(inflight, seconds, max_ops, body)
+    finally:
+        writer.close(EndRecord(time=clock()))
+        for c in clients:
+            c.close()
+
+
+async def run_tasks(
+    n: int, seconds: float, max_ops: int, body: Callable[[int, int], Any]
+) -> tuple[int, float]:
+    """``n`` coroutines await ``body(task, i)`` until the time or the op budget runs out."""
+    per_task = max_ops // n
+    t0 = time.monotonic()
+    deadline = t0 + seconds
+
+    async def worker(t: int) -> int:
+        ok = 0
+        for i in range(per_task):
+            if time.monotonic() >= deadline:
+                break
+            if await body(t, i):
+                ok += 1
+        return ok
+
+    acked = await asyncio.gather(*(worker(t) for t in range(n)))
+    return sum(acked), time.monotonic() - t0
+
+
+async def bare_aio(endpoints: list[str], inflight: int, seconds: float, max_ops: int) -> tuple[int, float]:
+    channels = [grpc.aio.insecure_channel(grpc_target(ep), options=channel_options()) for ep in endpoints]
+    stubs = [rpc.KVStub(ch) for ch in channels]
+
+    async def body(t: int, i: int) -> bool:
+        try:
+            req = pb.PutRequest(key=f"bare/{t}/{i % 100}".encode(), value=str(i).encode())
+            await stubs[t % len(stubs)].Put(req, timeout=5)
+            return True
+        except grpc.aio.AioRpcError:
+            return False
+
+    try:
+        return await run_tasks(inflight, seconds, max_ops, body)
+    finally:
+        for ch in channels:
+            await ch.close()
+
+
+async def recorded_aio(
+    endpoints: list[str], inflight: int, seconds: float, max_ops: int, history: str
+) -> tuple[int, float]:
+    clients = [AsyncEtcdClient(ep, timeout=5) for ep in endpoints]
+    writer = HistoryWriter(history, Header(scenario="bench", model="etcd"))
+    clock, ids = Clock(), IdCounter()
+    recorders = [AsyncRecorder(clients[t % len(clients)], writer, clock, ids, t) for t in range(inflight)]
+
+    async def body(t: int, i: int) -> bool:
+        op = {"kind": "put", "key": f"rec/{t}/{i % 100}", "value": str(i), "lease": 0, "prev_kv": False}
+        return (await recorders[t].execute(op, 5)).status == "ok"
+
+    try:
+        return await run_tasks(inflight, seconds, max_ops, body)
+    finally:
+        writer.close(EndRecord(time=clock()))
+        for c in clients:
+            await c.close()
+
+
+def describe(history: str) -> str:
+    """Record count, and the errors of the ones that failed, from the history itself."""
+    ops = read_history(history).ops
+    errors = Counter(f"{o.status} {o.error.code}: {o.error.message[:60]}" for o in ops if o.error is not None)
+    return f"{len(ops)} records" + "".join(f"; {n} x {e}" for e, n in errors.most_common(3))
+
+
+def run_loop(
+    mode: str, name: str, endpoints: list[str], args: argparse.Namespace, hist: str
+) -> tuple[int, float]:
+    common = (endpoints, args.inflight, args.seconds, args.max_ops)
+    if mode == "aio":
+        return asyncio.run(bare_aio(*common) if name == "bare" else recorded_aio(*common, hist))
+    return bare(*common) if name == "bare" else recorded(*common, hist)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--etcd", default="/usr/bin/etcd", help="etcd binary (default: %(default)s)")
+    ap.add_argument("--members", type=int, default=3)
+    ap.add_argument("--inflight", type=int, default=16, help="requests in flight (tasks or threads)")
+    ap.add_argument("--seconds", type=float, default=10.0, help="time limit of each loop")
+    ap.add_argument("--max-ops", type=int, default=200_000, help="op budget of each loop")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating bare/recorded rounds")
+    ap.add_argument("--mode", choices=["aio", "thread", "both"], default="both", help="client flavour")
+    ap.add_argument(
+        "--history-dir",
+        default=tempfile.gettempdir(),
+        help="where the recorded loops write their history (default: %(default)s, i.e. a real disk "
+        "with the writer's periodic fsync; the etcd data directories are in /dev/shm)",
+    )
+    args = ap.parse_args()
+
+    base = tempfile.mkdtemp(prefix="etcd-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    hist_dir = tempfile.mkdtemp(prefix="etcd-bench-history-", dir=args.history_dir)
+    procs: list[subprocess.Popen[bytes]] = []
+    old = signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    try:
+        procs, endpoints = start_cluster(args.etcd, args.members, base)
+        print(f"cluster: {args.members} x {args.etcd} at {', '.join(endpoints)}; {args.inflight} in flight")
+        modes = ["aio", "thread"] if args.mode == "both" else [args.mode]
+        for mode in modes:
+            rates: dict[str, list[float]] = {"bare": [], "recorded": []}
+            cpu: dict[str, list[float]] = {"bare": [], "recorded": []}
+            for r in range(args.rounds):
+                hist = f"{hist_dir}/history-{mode}-{r}.jsonl"
+                order = ["bare", "recorded"] if r % 2 == 0 else ["recorded", "bare"]
+                for name in order:
+                    c0 = cpu_seconds()
+                    n, dt = run_loop(mode, name, endpoints, args, hist)
+                    us = 1e6 * (cpu_seconds() - c0) / max(n, 1)
+                    rates[name].append(n / dt)
+                    cpu[name].append(us)
+                    extra = f" ({describe(hist)})" if name == "recorded" else ""
+                    print(
+                        f"{mode:6s} round {r}: {name:8s} {n:7d} acked puts in {dt:5.2f} s = {n / dt:6.0f}/s, "
+                        f"client CPU {us:5.0f} us/put{extra}"
+                    )
+            b, rr = (statistics.median(rates[k]) for k in ("bare", "recorded"))
+            cb, cr = (statistics.median(cpu[k]) for k in ("bare", "recorded"))
+            print(
+                f"{mode:6s} MEDIAN bare {b:.0f}/s, recorded {rr:.0f}/s: throughput overhead {100 * (b - rr) / b:.1f}%; "
+                f"client CPU {cb:.0f} vs {cr:.0f} us/put: CPU overhead {100 * (cr - cb) / cb:.1f}%"
+            )
+    finally:
+        stop_cluster(procs)
+        signal.signal(signal.SIGTERM, old)
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(hist_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Records every call of one client into the history, as it completes.
+
+A record is written after the call returns, in one line, so the file only ever holds
+completed operations (a crash loses at most the calls in flight, and those are exactly
+the ones whose outcome nobody saw). Failed calls are classified by
+:mod:`harness.client.outcome`. The only work added to a call is two clock reads, one
+struct and one encoded line.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from harness.client import convert
+from harness.client.etcd import EtcdClient
+from harness.client.ops import execute
+from harness.client.outcome import classify, error_info
+from harness.client.watch import Watch, WatchMessage
+from harness.history.jsonl import HistoryWriter
+from harness.history.records import ErrorInfo, OpRecord, StatusRecord, WatchRecord
+
+Op = dict[str, Any]
+
+
+class Clock:
+    """Nanoseconds since the start of the run (time 0 of the history)."""
+
+    def __init__(self, t0: int | None = None):
+        self.t0 = time.monotonic_ns() if t0 is None else t0
+
+    def __call__(self) -> int:
+        return time.monotonic_ns() - self.t0
+
+
+class Counter:
+    """Thread-safe id source shared by all recorders of a run (op ids, watch ids)."""
+
+    def __init__(self, start: int = 0):
+        self._next = start
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        with self._lock:
+            n = self._next
+            self._next = n + 1
+            return n
+
+
+class Recorder:
+    """Runs operations for logical client ``client_id`` and records them.
+
+    One recorder per logical client: the history's rule is that a client's operations
+    never overlap, so a recorder must not be used from two threads at once (one thread
+    per recorder; several recorders may share an :class:`EtcdClient`, writer, clock and
+    counters).
+    """
+
+    def __init__(
+        self,
+        client: EtcdClient,
+        writer: HistoryWriter,
+        clock: Clock,
+        ids: Counter,
+        client_id: int,
+        *,
+        member: str | None = None,
+        watch_ids: Counter | None = None,
+    ):
+        self.client = client
+        self.writer = writer
+        self.clock = clock
+        self.ids = ids
+        self.client_id = client_id
+        self.member = member if member is not None else client.endpoint
+        self.watch_ids = watch_ids if watch_ids is not None else Counter()
+
+    def execute(self, op: Op, timeout: float | None = None) -> OpRecord:
+        """Run ``op``, record it, and return the record (never raises for a failed call).
+
+        An exception that is not an ordinary failure (KeyboardInterrupt, SystemExit) is
+        recorded as ``unknown`` with no return time, then re-raised: the request may have
+        reached etcd, and a write missing from the history would look like a phantom.
+        """
+        op_id = self.ids.next()
+        clock = self.clock
+        call = clock()
+        try:
+            output = execute(self.client, op, timeout)
+        except Exception as exc:
+            ret = clock()
+            status, output, err = classify(op, exc)
+            rec = OpRecord(
+                id=op_id,
+                client=self.client_id,
+                call=call,
+                input=op,
+                status=status,
+                ret=ret,
+                output=output,
+                error=err,
+                member=self.member,
+            )
+        except BaseException as exc:
+            rec = OpRecord(
+                id=op_id,
+                client=self.client_id,
+                call=call,
+                input=op,
+                status="unknown",
+                error=error_info(exc),
+                member=self.member,
+            )
+            self.writer.write(rec)
+            raise
+        else:
+            rec = OpRecord(
+                id=op_id,
+                client=self.client_id,
+                call=call,
+                input=op,
+                status="ok",
+                ret=clock(),
+                output=output,
+                member=self.member,
+            )
+        self.writer.write(rec)
+        return rec
+
+    def watch(
+        self,
+        key: str,
+        range_end: str | None = None,
+        *,
+        start_revision: int = 0,
+        prev_kv: bool = False,
+        progress_notify: bool = False,
+    ) -> RecordedWatch:
+        """Open a watch whose every message is recorded; iterate the result."""
+        w = self.client.watch(
+            key.encode(),
+            range_end.encode() if range_end else b"",
+            start_revision=start_revision,
+            prev_kv=prev_kv,
+            progress_notify=progress_notify,
+        )
+        return RecordedWatch(self, w, self.watch_ids.next())
+
+    def sample_status(self, *, hash_kv: bool = False, timeout: float | None = None) -> StatusRecord:
+        """Record one Status (and optionally HashKV at the current revision) sample."""
+        rec = StatusRecord(time=0, member=self.member)
+        try:
+            st = self.client.status(timeout=timeout)
+            rec.revision = st.header.revision
+            rec.raft_index = st.raftIndex
+            rec.raft_applied_index = st.raftAppliedIndex
+            rec.raft_term = st.raftTerm
+            rec.leader = st.leader
+            rec.member_id = st.header.member_id
+            if hash_kv:
+                h = self.client.hash_kv(0, timeout=timeout)
+                rec.hash = h.hash
+                rec.hash_revision = h.header.revision
+                rec.compact_revision = h.compact_revision
+        except Exception as exc:
+            rec.error = error_info(exc)
+        rec.time = self.clock()
+        self.writer.write(rec)
+        return rec
+
+
+class RecordedWatch:
+    """A :class:`Watch` that writes a ``request`` record when opened and one record per
+    message as it arrives (time = arrival)."""
+
+    def __init__(self, recorder: Recorder, watch: Watch, watch_id: int):
+        self.recorder = recorder
+        self.watch = watch
+        self.id = watch_id
+        self._write(
+            WatchRecord(
+                watch=watch_id,
+                client=recorder.client_id,
+                time=recorder.clock(),
+                event="request",
+                member=recorder.member,
+                request=convert.watch_request(watch.create_request),
+            )
+        )
+
+    def _write(self, rec: WatchRecord) -> None:
+        self.recorder.writer.write(rec)
+
+    def __iter__(self) -> Iterator[WatchMessage]:
+        r = self.recorder
+        for msg in self.watch:
+            rec = WatchRecord(
+                watch=self.id,
+                client=r.client_id,
+                time=r.clock(),
+                event=msg.kind,
+                member=r.member,
+                header=msg.header,
+                events=msg.events,
+                compact_revision=msg.compact_revision,
+                cancel_reason=msg.cancel_reason,
+                error=ErrorInfo(code=msg.error.code, message=msg.error.message) if msg.error else None,
+            )
+            self._write(rec)
+            yield msg
+
+    def request_progress(self) -> None:
+        self.watch.request_progress()
+
+    def cancel(self) -> None:
+        self.watch.cancel()
+
+    def close(self) -> None:
+        self.watch.close()
+
+    def __enter__(self) -> RecordedWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
