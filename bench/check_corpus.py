@@ -29,7 +29,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     base = Path(args.histories)
-    rows = list(csv.DictReader(open(base / "EXPECTED.tsv", newline=""), delimiter="\t"))
+    with open(base / "EXPECTED.tsv", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
     totals: dict[str, list[float]] = {}
     wrong = 0
     print(f"{'file':32} {'expected':>8} {'verdict':>8} {'ops':>5} {'parse ms':>9} {'check ms':>9}")

@@ -325,7 +325,7 @@ def _conclude(
         check_seconds = time.monotonic() - t0
         verdict = res.verdict
         anomalies = [dataclasses.asdict(a) for a in res.anomalies]
-        explanation = [a.message for a in res.anomalies[:5]]
+        explanation = _explain(hist, res)
         summary = _summary(hist, plan, verdict, anomalies, stats, check_seconds, reproduce, interrupted)
         with contextlib.suppress(Exception):
             from harness.report import write_report
@@ -338,6 +338,18 @@ def _conclude(
         # Data dirs are kept for failures only; logs always.
         shutil.rmtree(out / "cluster" / "data", ignore_errors=True)
     return RunResult(out, verdict, anomalies, summary, reproduce, interrupted, explanation)
+
+
+def _explain(hist: Any, res: Any) -> list[str]:
+    """The first violation in plain text, for a person without a browser."""
+    if res.verdict == "ok":
+        return []
+    try:
+        from harness.report import explain, from_etcd_verdict, member_labels, time_unit
+
+        return explain(from_etcd_verdict(res, "etcd"), hist.ops, unit=time_unit(hist), members=member_labels(hist))
+    except Exception:  # noqa: BLE001 - the anomaly messages still say what happened
+        return [a.message for a in res.anomalies[:5]]
 
 
 def _summary(

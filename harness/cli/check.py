@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -15,8 +14,8 @@ from harness.cli.errors import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION
 from harness.history import History, HistoryError
 from harness.history.importers import FORMATS, load_history
 from harness.report.explain import explain
-from harness.report.summary import time_unit
-from harness.report.verdict import from_anomalies, from_check_result
+from harness.report.summary import member_labels, time_unit
+from harness.report.verdict import from_check_result, from_etcd_verdict
 from models.registry import MODELS, UnknownModel, make_model
 
 
@@ -91,17 +90,19 @@ def check_history(
     if name == "etcd":
         from models.etcd import check_history as check_etcd
 
-        res = check_etcd(hist, timeout=timeout)
+        etcd_res = check_etcd(hist, timeout=timeout)
         return FileVerdict(
             path=path,
-            verdict=res.verdict,
+            verdict=etcd_res.verdict,
             ops=len(hist.ops),
             elapsed_ms=(time.monotonic() - started) * 1000,
             model=name,
-            anomalies=[dataclasses.asdict(a) for a in res.anomalies],
-            explanation=explain(from_anomalies(res.verdict, res.anomalies, name), hist.ops, unit=time_unit(hist)),
+            anomalies=[dataclasses.asdict(a) for a in etcd_res.anomalies],
+            explanation=explain(
+                from_etcd_verdict(etcd_res, name), hist.ops, unit=time_unit(hist), members=member_labels(hist)
+            ),
             warnings=hist.warnings,
-            reason=getattr(res, "reason", ""),
+            reason=str(etcd_res.stats.get("reason", "")),
         )
     from models.linearizability import DEFAULT_MAX_STATES, check
 
@@ -119,7 +120,10 @@ def check_history(
     anomalies: list[dict[str, Any]] = []
     if w is not None:
         explanation = explain(
-            from_check_result(res, name, model, ops), ops, describe=model.describe_operation, unit=time_unit(hist)
+            from_check_result(res, name, model, ops),
+            ops,
+            describe=model.describe_operation,
+            unit=time_unit(hist),
         )
         anomalies.append(
             {

@@ -1,0 +1,85 @@
+"""`etcd-harness report HISTORY`: the HTML report of any history, ours or imported.
+
+Takes the options of ``check`` so the page shows the verdict ``check`` would print, and
+exits like ``check`` (0 ok, 1 violation, 3 unknown) so scripts can use either. With
+``--no-check``, or when the checker fails, the page is written anyway, marked "not
+checked": a timeline is useful before the checker is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.cli.check import parse_initial
+from harness.cli.errors import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, CliError
+from harness.history import HistoryError
+from harness.history.importers import FORMATS, load_history
+from harness.report import (
+    explain,
+    member_labels,
+    not_checked,
+    render_report,
+    reproduce_command,
+    run_check,
+    time_unit,
+)
+from models.registry import MODELS
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report (timeline, explanation, plots) of a history",
+        description="Write report.html for a history. Exit codes as for check.",
+    )
+    p.add_argument("history", metavar="HISTORY")
+    p.add_argument("-o", "--output", metavar="FILE", help="default: HISTORY's name + .report.html, here")
+    p.add_argument("--format", default="auto", choices=["auto", *FORMATS])
+    p.add_argument("--model", choices=MODELS, help="default: from the history (etcd for harness runs)")
+    p.add_argument("--initial", help="initial register value for cas-register (JSON, or nil)")
+    p.add_argument("--timeout", type=float, default=60.0, help="search budget in seconds")
+    p.add_argument(
+        "--max-states", type=int, default=None, help="memory budget: states the search may remember"
+    )
+    p.add_argument("--no-check", action="store_true", help="render the history without checking it")
+    p.add_argument("--no-plots", action="store_true", help="leave out the matplotlib plots")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        hist = load_history(args.history, args.format)
+    except HistoryError as exc:
+        raise CliError(str(exc)) from None
+    for warning in hist.warnings:
+        print(f"etcd-harness: warning: {warning}", file=sys.stderr)
+    model = args.model or hist.model or "etcd"
+    if args.no_check:
+        verdict = not_checked("--no-check", model)
+    else:
+        initial = parse_initial(args.initial) if args.initial is not None else None
+        verdict = run_check(hist, model, initial, args.timeout, args.max_states)
+    out = Path(args.output) if args.output else Path(Path(args.history).name + ".report.html")
+    started = time.monotonic()
+    reproduce = reproduce_command(hist, verdict, args.format)
+    page = render_report(hist, verdict, plots=not args.no_plots, reproduce=reproduce)
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
+    elapsed = time.monotonic() - started
+    print(f"{args.history}: {verdict.verdict} ({len(hist.ops)} ops, model {model})")
+    if verdict.reason and verdict.verdict != "ok":
+        print(f"  {verdict.reason}")
+    for line in explain(verdict, hist.ops, unit=time_unit(hist), members=member_labels(hist)):
+        print(f"  {line}")
+    print(f"report: {out} ({len(page.encode()) / 1e6:.2f} MB, {elapsed:.2f} s)")
+    if verdict.verdict == "illegal":
+        return EXIT_VIOLATION
+    if verdict.verdict == "unknown":
+        return EXIT_UNKNOWN
+    return EXIT_OK
