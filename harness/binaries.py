@@ -124,7 +124,9 @@ KNOWN_DATA_LOSS = frozenset({"3.5.0", "3.5.1", "3.5.2"})
 
 def default_binary() -> EtcdBinary:
     """The newest installed version without a known data-loss bug, else the newest."""
-    ordered = sorted(known_versions(), key=lambda v: (v not in KNOWN_DATA_LOSS, _version_key(v)), reverse=True)
+    ordered = sorted(
+        known_versions(), key=lambda v: (v not in KNOWN_DATA_LOSS, _version_key(v)), reverse=True
+    )
     for v in ordered:
         p = installed_path(v)
         if p:

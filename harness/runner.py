@@ -347,7 +347,9 @@ def _explain(hist: Any, res: Any) -> list[str]:
     try:
         from harness.report import explain, from_etcd_verdict, member_labels, time_unit
 
-        return explain(from_etcd_verdict(res, "etcd"), hist.ops, unit=time_unit(hist), members=member_labels(hist))
+        return explain(
+            from_etcd_verdict(res, "etcd"), hist.ops, unit=time_unit(hist), members=member_labels(hist)
+        )
     except Exception:  # noqa: BLE001 - the anomaly messages still say what happened
         return [a.message for a in res.anomalies[:5]]
 

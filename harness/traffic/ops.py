@@ -152,7 +152,12 @@ def after(op: Op, status: str, output: Any, st: ClientState) -> None:
     if kind == "lease_grant":
         # An unknown grant may exist or not: don't rely on it, grant another next time.
         st.lease = op["id"] if status == "ok" and isinstance(output, dict) and "error" not in output else 0
-    elif kind == "lease_revoke" or kind == "put" and isinstance(output, dict) and output.get("error") == "lease_not_found":
+    elif (
+        kind == "lease_revoke"
+        or kind == "put"
+        and isinstance(output, dict)
+        and output.get("error") == "lease_not_found"
+    ):
         st.lease = 0
     if status == "ok":
         st.learn(op, output)
