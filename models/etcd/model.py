@@ -1,0 +1,93 @@
+"""etcd as a model for the generic linearizability search (porcupine-style).
+
+Used on small histories and to cross-validate the fast revision-guided checker
+(:mod:`models.etcd.checker`): both apply the same request semantics, only the search
+differs. The state is a :class:`~models.etcd.state.FrozenState`, hashable for the
+search's memo.
+
+No partitioning: every write moves the one global revision, and every response carries
+it, so per-key sub-histories are not independent (a read of key ``a`` pins the order of
+writes to ``b`` through its header revision). :meth:`EtcdModel.partition` returns the
+whole history.
+
+Serializable reads are not linearizable and defragment answers from one member; both
+are accepted without constraint here and checked elsewhere (stale-read rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from models.etcd.requests import apply, canonical
+from models.etcd.state import FrozenState
+from models.model import BaseModel
+from models.operation import Operation
+
+
+class EtcdModel(BaseModel):
+    name = "etcd"
+
+    def init(self) -> FrozenState:
+        return FrozenState()
+
+    def step(self, state: FrozenState, input: Any, output: Any) -> tuple[bool, FrozenState]:
+        if input.get("kind") == "defragment" or (input.get("kind") == "range" and input.get("serializable")):
+            return True, state
+        result = apply(state, input)
+        if output is not None and canonical(input, result.output) != canonical(input, output):
+            return False, state
+        if result.error:
+            return True, state
+        leases = state.leases
+        if result.grant is not None:
+            leases = leases | {result.grant}
+        if result.revoke is not None:
+            leases = leases - {result.revoke}
+        if not result.changes and leases is state.leases and result.compact is None:
+            return True, state
+        return True, state.with_changes(result.changes, leases=leases, compact_revision=result.compact)
+
+    def partition(self, ops: Sequence[Operation]) -> list[list[Operation]]:
+        return [list(ops)]
+
+    def describe_operation(self, input: Any, output: Any) -> str:
+        return describe(input, output)
+
+    def describe_state(self, state: FrozenState) -> str:
+        kvs = ", ".join(f"{kv.key}={kv.value}@{kv.mod_revision}" for kv in state.range("", "\x00", 0))
+        return (
+            f"rev={state.revision} compact={state.compact_revision} {{{kvs}}} leases={sorted(state.leases)}"
+        )
+
+
+def describe(input: Any, output: Any) -> str:
+    """One line for reports: the request, then the answer (or ``?`` when unknown)."""
+    kind = input.get("kind")
+    if kind == "put":
+        lease = f" lease={input['lease']}" if input.get("lease") else ""
+        req = f"put {input['key']}={input.get('value')}{lease}"
+    elif kind in ("range", "delete"):
+        end = input.get("range_end")
+        span = input["key"] if not end else f"[{input['key']!r}, {end!r})"
+        extra = f"@{input['revision']}" if input.get("revision") else ""
+        req = f"{kind} {span}{extra}"
+    elif kind == "txn":
+        req = f"txn if {len(input.get('compare') or [])} cmp then {len(input.get('success') or [])} else {len(input.get('failure') or [])}"
+    else:
+        req = f"{kind} " + " ".join(f"{k}={v}" for k, v in input.items() if k != "kind")
+    if output is None:
+        return f"{req} -> ?"
+    if not isinstance(output, dict):
+        return f"{req} -> {output!r}"
+    if output.get("error"):
+        return f"{req} -> error {output['error']}"
+    rev = (output.get("header") or {}).get("revision")
+    if kind == "range":
+        kvs = ",".join(
+            f"{kv.get('key')}={kv.get('value')}@{kv.get('mod_revision')}" for kv in output.get("kvs") or []
+        )
+        return f"{req} -> rev {rev} [{kvs}] count={output.get('count')}"
+    if kind == "txn":
+        return f"{req} -> rev {rev} succeeded={output.get('succeeded')}"
+    return f"{req} -> rev {rev}"

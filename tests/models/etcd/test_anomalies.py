@@ -1,0 +1,316 @@
+"""One hand-written history per anomaly kind: the bad one is caught with that kind, a
+close valid variant passes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from harness.history.history import History
+from harness.history.records import StatusRecord
+from models.etcd import check_history
+from tests.models.etcd.builders import H, del_ev, kv, put_ev
+
+
+def base() -> H:
+    """a=1@2, b=1@3, a=2@4, sequential in time."""
+    h = H()
+    h.put("a", "1", 2, 10, 20)
+    h.put("b", "1", 3, 30, 40)
+    h.put("a", "2", 4, 50, 60)
+    return h
+
+
+def lost_write(bad: bool) -> History:
+    # etcd-io/etcd#13766: m3 lost a=1@2, so b=1 (acked at 3) shows as mod_revision 2 there.
+    h = base()
+    if bad:
+        h.get("b", 3, [kv("b", "1", 2)], 70, 80, serializable=True, member="m3")
+    else:
+        h.get("b", 3, [kv("b", "1", 3)], 70, 80, serializable=True, member="m3")
+    return h.history()
+
+
+def lost_write_stale_key(bad: bool) -> History:
+    h = base()
+    a = kv("a", "1", 2) if bad else kv("a", "2", 4, create=2, version=2)
+    h.get("a", 4, [a], 70, 80, serializable=True, member="m2")
+    return h.history()
+
+
+def stale_linearizable_read(bad: bool) -> History:
+    h = base()
+    if bad:  # called after a=2@4 returned, still sees revision 3
+        h.get("a", 3, [kv("a", "1", 2)], 70, 80)
+    else:  # overlaps the write of a=2: revision 3 is still allowed
+        h.get("a", 3, [kv("a", "1", 2)], 45, 80)
+    return h.history()
+
+
+def wrong_value(bad: bool) -> History:
+    h = base()
+    h.get("b", 4, [kv("b", "9" if bad else "1", 3)], 70, 80)
+    return h.history()
+
+
+def reordered_writes(bad: bool) -> History:
+    h = H()
+    h.put("a", "1", 3 if bad else 2, 10, 20)
+    h.put("b", "1", 2 if bad else 3, 30, 40)
+    return h.history()
+
+
+def revision_reused(bad: bool) -> History:
+    h = H()
+    h.put("a", "1", 2, 10, 40)
+    h.put("b", "1", 2 if bad else 3, 15, 35)
+    return h.history()
+
+
+def revision_mismatch(bad: bool) -> History:
+    h = H()
+    h.put("a", "1", 1 if bad else 2, 10, 40)
+    return h.history()
+
+
+def unexplained_gap(bad: bool) -> History:
+    h = H()
+    h.put("a", "1", 2, 10, 20)
+    if not bad:  # an unknown write can fill revision 3
+        h.put("c", "1", 0, 21, None, status="unknown")
+    h.put("b", "1", 4, 30, 40)
+    return h.history()
+
+
+def _watch_base(bad_msgs: list, good_msgs: list, bad: bool, **kw) -> History:  # type: ignore[type-arg]
+    h = base()
+    h.watch(0, bad_msgs if bad else good_msgs, **kw)
+    return h.history()
+
+
+E2, E3, E4 = put_ev("a", "1", 2), put_ev("b", "1", 3), put_ev("a", "2", 4, create=2, version=2)
+
+
+def watch_gap(bad: bool) -> History:
+    return _watch_base(
+        [("events", [E2]), ("events", [E4])], [("events", [E2]), ("events", [E3, E4])], bad, start=2
+    )
+
+
+def watch_duplicate(bad: bool) -> History:
+    return _watch_base(
+        [("events", [E2]), ("events", [E2]), ("events", [E3])],
+        [("events", [E2]), ("events", [E3])],
+        bad,
+        start=2,
+    )
+
+
+def watch_reorder(bad: bool) -> History:
+    return _watch_base(
+        [("events", [E3]), ("events", [E2])], [("events", [E2]), ("events", [E3])], bad, start=2
+    )
+
+
+def watch_split(bad: bool) -> History:
+    h = H()
+    txn = {
+        "kind": "txn",
+        "compare": [],
+        "success": [{"kind": "put", "key": "a", "value": "1"}, {"kind": "put", "key": "b", "value": "1"}],
+        "failure": [],
+    }
+    out = {"header": {"revision": 2}, "succeeded": True, "responses": [{"kind": "put"}, {"kind": "put"}]}
+    h.op(txn, out, 10, 20)
+    ea, eb = put_ev("a", "1", 2), put_ev("b", "1", 2)
+    h.watch(0, [("events", [ea]), ("events", [eb])] if bad else [("events", [ea, eb])], start=2)
+    return h.history()
+
+
+def watch_wrong_event(bad: bool) -> History:
+    wrong = put_ev("b", "1", 3, version=2)
+    return _watch_base([("events", [E2, wrong])], [("events", [E2, E3])], bad, start=2)
+
+
+def watch_wrong_prev_kv(bad: bool) -> History:
+    good = put_ev("a", "2", 4, create=2, version=2, prev=kv("a", "1", 2))
+    wrong = put_ev("a", "2", 4, create=2, version=2, prev=None)
+    return _watch_base(
+        [("events", [wrong])], [("events", [good])], bad, start=4, key="a", end=None, prev_kv=True
+    )
+
+
+def watch_outside_range(bad: bool) -> History:
+    return _watch_base([("events", [E2, E3])], [("events", [E2])], bad, start=2, key="a", end=None)
+
+
+def watch_bad_start(bad: bool) -> History:
+    return _watch_base([("events", [E4])], [("events", [E3, E4])], bad, start=3)
+
+
+def watch_bad_start_created(bad: bool) -> History:
+    # start_revision 0: created at revision 2, so the first event must be revision 3
+    return _watch_base(
+        [("created", 2), ("events", [E4])], [("created", 2), ("events", [E3]), ("events", [E4])], bad, start=0
+    )
+
+
+def watch_bad_compaction_cancel(bad: bool) -> History:
+    h = base()
+    h.op({"kind": "compact", "revision": 3}, {"header": {"revision": 4}}, 61, 62)
+    h.watch(0, [("canceled", 3)], start=3 if bad else 2)
+    return h.history()
+
+
+def watch_progress(bad: bool) -> History:
+    return _watch_base(
+        [("events", [E2]), ("progress", 3), ("events", [E3])],
+        [("events", [E2]), ("events", [E3]), ("progress", 3)],
+        bad,
+        start=2,
+    )
+
+
+def watch_progress_back(bad: bool) -> History:
+    return _watch_base(
+        [("events", [E2, E3]), ("progress", 2)], [("events", [E2, E3]), ("progress", 3)], bad, start=2
+    )
+
+
+def watch_delete_event(bad: bool) -> History:
+    h = base()
+    h.op({"kind": "delete", "key": "b"}, {"header": {"revision": 5}, "deleted": 1, "prev_kvs": []}, 70, 80)
+    ev = del_ev("b", 5) if not bad else put_ev("b", "", 5)
+    h.watch(0, [("events", [ev])], start=5)
+    return h.history()
+
+
+def stale_serializable(bad: bool) -> History:
+    h = base()
+    h.get("a", 3, [kv("a", "2" if bad else "1", 2)], 70, 80, serializable=True, member="m2")
+    return h.history()
+
+
+def serializable_from_future(bad: bool) -> History:
+    h = base()
+    # revision 4 (a=2) was only called at 50: a read that returned at 45 cannot be at 4
+    if bad:
+        h.get("a", 4, [kv("a", "2", 4, create=2, version=2)], 41, 45, serializable=True, member="m2")
+    else:
+        h.get("a", 4, [kv("a", "2", 4, create=2, version=2)], 41, 55, serializable=True, member="m2")
+    return h.history()
+
+
+def divergence_hash(bad: bool) -> History:
+    h = base()
+    for m, hv in (("m1", 7), ("m2", 7), ("m3", 8 if bad else 7)):
+        h.statuses.append(
+            StatusRecord(time=100, member=m, revision=4, hash=hv, hash_revision=4, raft_applied_index=9)
+        )
+    return h.history()
+
+
+def divergence_revision(bad: bool) -> History:
+    h = base()
+    for m, rev in (("m1", 4), ("m2", 4), ("m3", 3 if bad else 4)):
+        h.statuses.append(StatusRecord(time=100, member=m, revision=rev, raft_applied_index=9))
+    return h.history()
+
+
+def lease_put_after_revoke(bad: bool) -> History:
+    h = H()
+    h.op({"kind": "lease_grant", "id": 5, "ttl": 600}, {"header": {"revision": 1}, "id": 5, "ttl": 600}, 1, 2)
+    h.put("a", "1", 2, 3, 4, lease=5)
+    h.op({"kind": "lease_revoke", "id": 5}, {"header": {"revision": 3}}, 5, 6)
+    if bad:
+        h.put("b", "1", 4, 7, 8, lease=5)
+    else:
+        h.op({"kind": "put", "key": "b", "value": "1", "lease": 5}, {"error": "lease_not_found"}, 7, 8)
+    return h.history()
+
+
+def compacted_read(bad: bool) -> History:
+    h = base()
+    h.op({"kind": "compact", "revision": 3}, {"header": {"revision": 4}}, 61, 62)
+    if bad:
+        h.get("a", 4, [kv("a", "1", 2)], 70, 80, revision=2)
+    else:
+        h.op({"kind": "range", "key": "a", "revision": 2}, {"error": "compacted"}, 70, 80)
+    return h.history()
+
+
+CASES: list[tuple[str, Callable[[bool], History]]] = [
+    ("lost-write", lost_write),
+    ("lost-write", lost_write_stale_key),
+    ("non-linearizable", stale_linearizable_read),
+    ("non-linearizable", wrong_value),
+    ("non-linearizable", reordered_writes),
+    ("non-linearizable", unexplained_gap),
+    ("non-linearizable", lease_put_after_revoke),
+    ("non-linearizable", compacted_read),
+    ("revision-reused", revision_reused),
+    ("revision-mismatch", revision_mismatch),
+    ("watch-gap", watch_gap),
+    ("watch-duplicate", watch_duplicate),
+    ("watch-reorder", watch_reorder),
+    ("watch-split-revision", watch_split),
+    ("watch-wrong-event", watch_wrong_event),
+    ("watch-wrong-event", watch_wrong_prev_kv),
+    ("watch-wrong-event", watch_outside_range),
+    ("watch-wrong-event", watch_delete_event),
+    ("watch-bad-start", watch_bad_start),
+    ("watch-bad-start", watch_bad_start_created),
+    ("watch-bad-start", watch_bad_compaction_cancel),
+    ("watch-progress", watch_progress),
+    ("watch-progress", watch_progress_back),
+    ("stale-read", stale_serializable),
+    ("stale-read", serializable_from_future),
+    ("divergence", divergence_hash),
+    ("divergence", divergence_revision),
+]
+
+
+@pytest.mark.parametrize(("kind", "make"), CASES, ids=[f"{k}:{m.__name__}" for k, m in CASES])
+def test_bad_history_is_caught_with_its_kind(kind: str, make: Callable[[bool], History]) -> None:
+    v = check_history(make(True))
+    assert v.verdict == "illegal"
+    assert kind in v.kinds(), v.summary()
+
+
+@pytest.mark.parametrize(("kind", "make"), CASES, ids=[f"{k}:{m.__name__}" for k, m in CASES])
+def test_close_valid_variant_passes(kind: str, make: Callable[[bool], History]) -> None:
+    v = check_history(make(False))
+    assert v.verdict == "ok", v.summary()
+
+
+def test_lost_write_is_named() -> None:
+    v = check_history(lost_write(True))
+    lost = [a for a in v.anomalies if a.kind == "lost-write"]
+    assert lost and 0 in lost[0].ops and lost[0].members == ["m3"]
+    assert "op 0" in lost[0].message
+
+
+def test_issue_13766_shape_names_the_lost_write_and_the_divergence() -> None:
+    """m3 restarts without acked put c=1@4: later revisions are one lower there."""
+    h = H()
+    for i, k in enumerate("abcde"):
+        h.put(k, "1", i + 2, 10 * i + 1, 10 * i + 5)  # a@2 b@3 c@4 d@5 e@6
+    h.get(
+        "a",
+        5,
+        [kv("a", "1", 2), kv("b", "1", 3), kv("d", "1", 4), kv("e", "1", 5)],
+        60,
+        70,
+        end="z",
+        serializable=True,
+        member="m3",
+        count=4,
+    )
+    for m, rev in (("m1", 6), ("m2", 6), ("m3", 5)):
+        h.statuses.append(StatusRecord(time=100, member=m, revision=rev, raft_applied_index=20))
+    v = check_history(h.history())
+    lost = [a for a in v.anomalies if a.kind == "lost-write"]
+    assert lost and lost[0].ops[0] == 2 and lost[0].members == ["m3"], v.summary()
+    assert "op 2" in lost[0].message and "shifted by -1" in lost[0].message
+    assert "divergence" in v.kinds()
