@@ -205,6 +205,13 @@ def _check_history(history: History, timeout: float | None) -> EtcdVerdict:
             store=lin.store,
             compactions=compactions,
             max_revision=lin.max_revision,
+            compaction_calls=[
+                (int(op.input["revision"]), op.call)
+                for op in ops
+                if op.input.get("kind") == "compact"
+                and op.status != "fail"
+                and not (isinstance(op.output, dict) and op.output.get("error"))
+            ],
         )
         unknown_calls = [op.call for op in ops if op.status == "unknown"]
         anomalies += check_stale_reads(ops, lin.store, lin.lo, lin.max_revision, unknown_calls)

@@ -770,13 +770,16 @@ def _check_compaction(
                     [op.id],
                 )
             )
-    for i, (ra, a) in enumerate(compacts):
-        for rb, b in compacts[i + 1 :]:
+    # A compaction's header revision is the member's revision when it answered, not the
+    # one it was applied at (etcd sets it to kv.Rev() after the apply), so two
+    # compactions are ordered by real time only.
+    for i, (_ra, a) in enumerate(compacts):
+        for _rb, b in compacts[i + 1 :]:
             ca, cb = int(a.input["revision"]), int(b.input["revision"])
             if (
                 ca == cb
-                or (ca > cb and (ra < rb or a.effective_return < b.call))
-                or (cb > ca and (rb < ra or b.effective_return < a.call))
+                or (ca > cb and a.effective_return < b.call)
+                or (cb > ca and b.effective_return < a.call)
             ):
                 out.append(
                     Anomaly(
