@@ -279,6 +279,7 @@ def _settle_and_sample(
             break
         time.sleep(0.2)
     common = min(revisions.values()) if revisions else None
+    hashes: dict[str, tuple[int, int]] = {}
     for i, ep in enumerate(endpoints):
         with EtcdClient(ep, timeout=5.0) as c:
             rec = Recorder(c, writer, clock, ids, FINAL_CLIENT_BASE + i)
@@ -304,7 +305,47 @@ def _settle_and_sample(
                 sample.error = error_info(exc)
             sample.time = clock()
             writer.write(sample)
+            if sample.hash is not None:
+                hashes[ep] = (sample.hash, sample.compact_revision or 0)
+    if common and len({h for h, _ in hashes.values()}) > 1:
+        _bisect_hashes(endpoints, writer, clock, max(c for _, c in hashes.values()), common)
     return common
+
+
+def _bisect_hashes(endpoints: list[str], writer: HistoryWriter, clock: Clock, lo: int, hi: int) -> None:
+    """Members' HashKV differ at ``hi``: find the first revision where they do, by
+    bisection over HashKV at earlier revisions (down to the compact revision ``lo``).
+    Every probe is recorded as a status sample, so the convergence check names the first
+    diverging revision from the history alone."""
+    clients = [EtcdClient(ep, timeout=5.0) for ep in endpoints]
+    try:
+        for _ in range(64):
+            if hi - lo <= 1:
+                return
+            mid = (lo + hi) // 2
+            seen: set[tuple[int, int]] = set()
+            for ep, c in zip(endpoints, clients, strict=True):
+                sample = StatusRecord(time=0, member=ep, hash_revision=mid)
+                try:
+                    h = c.hash_kv(mid, timeout=5.0)
+                    sample.hash, sample.compact_revision = h.hash, h.compact_revision
+                    seen.add((h.hash, h.compact_revision))
+                except Exception as exc:  # noqa: BLE001 - e.g. compacted: stop bisecting there
+                    from harness.client.outcome import error_info
+
+                    sample.hash_revision = None
+                    sample.error = error_info(exc)
+                sample.time = clock()
+                writer.write(sample)
+                if sample.error is not None:
+                    return
+            if len(seen) > 1:
+                hi = mid
+            else:
+                lo = mid
+    finally:
+        for c in clients:
+            c.close()
 
 
 def _conclude(
@@ -327,6 +368,8 @@ def _conclude(
         anomalies = [dataclasses.asdict(a) for a in res.anomalies]
         explanation = _explain(hist, res)
         summary = _summary(hist, plan, verdict, anomalies, stats, check_seconds, reproduce, interrupted)
+        summary["known_bugs"] = res.known_bugs()
+        summary["unexplained_anomalies"] = len(res.unexplained)
         with contextlib.suppress(Exception):
             from harness.report import write_report
 

@@ -98,16 +98,25 @@ _ALL = [
         request_progress=True,
     ),
     Scenario(
+        name="selftest",
+        description="short fault-free kv traffic with watchers; what `etcd-harness selftest` runs through its bug injector",
+        profile="kv",
+        duration=6.0,
+        qps=400.0,
+        keyspace=8,
+        watchers_per_member=2,
+    ),
+    Scenario(
         name="issue-13766",
         description=(
-            "etcd-io/etcd#13766: unthrottled writes from 16 in flight, a random member SIGKILLed every "
+            "etcd-io/etcd#13766: unthrottled writes from 64 clients, a random member SIGKILLed every "
             "0.5-1.5 s and restarted 0.5-1 s later, default --snapshot-count"
         ),
         profile="kubernetes",
         faults=(FaultChoice("kill", ("random",), 0.5, 1.0),),
         duration=60.0,
         qps=None,
-        clients=16,
+        clients=64,
         fault_interval=(0.5, 1.5),
         watchers_per_member=1,
     ),

@@ -15,7 +15,7 @@ from harness import __version__
 from harness.cli.errors import EXIT_USAGE, CliError
 
 #: Subcommand modules, each exposing ``register(subparsers)`` which sets ``func``.
-SUBCOMMANDS = ["check", "run", "matrix", "report", "etcd", "cleanup"]
+SUBCOMMANDS = ["check", "run", "matrix", "report", "selftest", "etcd", "cleanup"]
 
 
 class _Parser(argparse.ArgumentParser):

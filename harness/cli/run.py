@@ -52,6 +52,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--snapshot-count", type=int, help="etcd --snapshot-count (default: etcd's own)")
     p.add_argument("--check-timeout", type=float, default=300.0)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--allow-known-bugs",
+        action="store_true",
+        help="exit 0 when every anomaly is a known bug of the etcd version under test",
+    )
 
 
 def _options(args: argparse.Namespace, scenario: str, seed: int, plan: Plan | None = None) -> Any:
@@ -89,7 +94,7 @@ def run_cmd(args: argparse.Namespace) -> int:
         get_scenario(args.scenario)
     except UnknownScenario as exc:
         raise CliError(str(exc)) from None
-    return execute(_options(args, args.scenario, seed))
+    return execute(_options(args, args.scenario, seed), allow_known_bugs=args.allow_known_bugs)
 
 
 def reproduce_cmd(args: argparse.Namespace) -> int:
@@ -103,10 +108,10 @@ def reproduce_cmd(args: argparse.Namespace) -> int:
         raise CliError(f"{plan_file}: not a plan: {exc}") from None
     if args.out is None:
         args.out = str(path.parent / f"{path.name}-reproduced") if path.is_dir() else None
-    return execute(_options(args, plan.scenario, plan.seed, plan))
+    return execute(_options(args, plan.scenario, plan.seed, plan), allow_known_bugs=args.allow_known_bugs)
 
 
-def execute(opts: Any) -> int:
+def execute(opts: Any, *, allow_known_bugs: bool = False) -> int:
     from harness.runner import run
 
     print(
@@ -116,7 +121,7 @@ def execute(opts: Any) -> int:
         result = _run_with_progress(opts)
     else:
         result = run(opts)
-    return report_result(result)
+    return report_result(result, allow_known_bugs=allow_known_bugs)
 
 
 def _run_with_progress(opts: Any) -> Any:
@@ -145,7 +150,13 @@ def _run_with_progress(opts: Any) -> Any:
         return run(opts, on_progress=update)
 
 
-def report_result(result: Any) -> int:
+def only_known_bugs(result: Any) -> bool:
+    """A violation whose every anomaly a known bug of the tested etcd version explains."""
+    s = result.summary
+    return result.verdict == "illegal" and bool(s.get("known_bugs")) and s.get("unexplained_anomalies") == 0
+
+
+def report_result(result: Any, *, allow_known_bugs: bool = False) -> int:
     s = result.summary
     print(
         f"{result.verdict.upper()}: {s.get('ops', 0)} ops in {s.get('duration_s', 0)} s "
@@ -154,10 +165,18 @@ def report_result(result: Any) -> int:
     )
     for line in result.explanation:
         print(f"  {line}")
+    if s.get("known_bugs"):
+        unexplained = s.get("unexplained_anomalies", 0)
+        print(
+            f"known etcd bugs: {', '.join(s['known_bugs'])}"
+            + (f"; {unexplained} anomalies no known bug explains" if unexplained else "; nothing else")
+        )
     print(f"artifacts: {result.out_dir}")
     print(f"reproduce: {result.reproduce}")
     if result.interrupted:
         return 130
+    if allow_known_bugs and only_known_bugs(result):
+        return EXIT_OK
     return {"ok": EXIT_OK, "illegal": EXIT_VIOLATION}.get(result.verdict, EXIT_UNKNOWN)
 
 

@@ -193,6 +193,11 @@ def _anomaly_lines(
     if a.get("members"):
         lines.append(f"  members: {', '.join(a['members'])}")
     details = a.get("details") or {}
+    known = details.get("known_bug")
+    if isinstance(known, dict):
+        lines.append(
+            f"  known etcd bug {known.get('id')} (fixed in {known.get('fixed_in')}): {known.get('title')}"
+        )
     if "expected" in details or "observed" in details:
         subject = by_id.get(a["ops"][0]) if len(a["ops"]) == 1 else None
         lines.append(f"    expected: {value_text(details.get('expected'), subject, describe)}")

@@ -122,5 +122,8 @@ class Traffic:
                 ):
                     stats.writes_ok += 1
             if rec.status != "ok" and rec.error is not None and rec.error.code == "UNAVAILABLE":
-                # The member is down: back off a little instead of spinning on it.
-                await asyncio.sleep(0.05)
+                # The member is down: back off a little instead of spinning on it. A
+                # rotating client moves on to the next member at once, as a client with
+                # several endpoints fails over; only a pause keeps it from spinning when
+                # every member is down.
+                await asyncio.sleep(0.05 if pinned is not None else 0.005)

@@ -25,11 +25,12 @@ from harness.history.records import WatchRecord
 from models.anomaly import Anomaly
 from models.etcd.checker import LinResult, Observation, WatchCoverage, check_revisions, observations_from_ops
 from models.etcd.convergence import check_convergence
+from models.etcd.known_bugs import explain_known
 from models.etcd.lost_writes import check_lost_writes
 from models.etcd.model import EtcdModel
 from models.etcd.stale_reads import check_stale_reads
 from models.etcd.state import KV, kv_from_dict
-from models.etcd.watch import check_watches
+from models.etcd.watch import Compaction, check_watches
 from models.operation import Operation
 
 __all__ = ["EtcdModel", "EtcdVerdict", "check_history", "check_operations"]
@@ -64,6 +65,14 @@ class EtcdVerdict:
 
     def kinds(self) -> set[str]:
         return {a.kind for a in self.anomalies}
+
+    @property
+    def unexplained(self) -> list[Anomaly]:
+        """The anomalies no known bug of the history's etcd versions explains."""
+        return [a for a in self.anomalies if "known_bug" not in a.details]
+
+    def known_bugs(self) -> list[str]:
+        return sorted({a.details["known_bug"]["id"] for a in self.anomalies if "known_bug" in a.details})
 
     def summary(self) -> str:
         head = f"etcd: {self.verdict} ({self.elapsed:.2f}s, {self.stats.get('revisions', 0)} revisions)"
@@ -191,12 +200,19 @@ def _check_history(history: History, timeout: float | None) -> EtcdVerdict:
     anomalies += lin.anomalies
 
     compactions = [
-        (int(op.input["revision"]), op.call, op.effective_return)
-        for op in ops
-        if op.status == "ok"
-        and op.input.get("kind") == "compact"
-        and isinstance(op.output, dict)
-        and not op.output.get("error")
+        Compaction(
+            int(rec.input["revision"]),
+            rec.call,
+            rec.ret,
+            int((rec.output.get("header") or {}).get("revision") or 0),
+            rec.member,
+        )
+        for rec in history.ops
+        if rec.status == "ok"
+        and rec.ret is not None
+        and rec.input.get("kind") == "compact"
+        and isinstance(rec.output, dict)
+        and not rec.output.get("error")
     ]
     if lin.verdict == "ok" and lin.store is not None:
         anomalies += check_watches(
@@ -224,11 +240,29 @@ def _check_history(history: History, timeout: float | None) -> EtcdVerdict:
 
     if strict_failure and not anomalies:
         anomalies += strict_failure
+    anomalies = _label_known_bugs(anomalies, history)
     verdict = "illegal" if anomalies else ("unknown" if lin.verdict == "unknown" else "ok")
     stats = dict(lin.stats)
     stats["ops"] = len(ops)
     stats["watch_messages"] = len(history.watches)
     return EtcdVerdict(verdict, anomalies, lin.writers, time.monotonic() - started, stats, lin)
+
+
+def _label_known_bugs(anomalies: list[Anomaly], history: History) -> list[Anomaly]:
+    """Name the known etcd bug behind each anomaly it explains (``details["known_bug"]``),
+    unexplained anomalies first."""
+    bugs = explain_known(anomalies, history)
+    for a, bug in zip(anomalies, bugs, strict=True):
+        if bug is not None:
+            a.details["known_bug"] = {
+                "id": bug.id,
+                "title": bug.title,
+                "fixed_in": bug.fixed_in,
+                "url": bug.url,
+            }
+    return [a for a, b in zip(anomalies, bugs, strict=True) if b is None] + [
+        a for a, b in zip(anomalies, bugs, strict=True) if b is not None
+    ]
 
 
 def check_operations(ops: list[Operation], timeout: float | None = None) -> EtcdVerdict:

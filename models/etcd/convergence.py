@@ -29,18 +29,34 @@ def check_convergence(
     for s in good:
         if s.hash is not None and s.hash_revision is not None:
             hashes[(s.hash_revision, s.compact_revision or 0)][s.hash].append(s.member)
-    for (rev, compact), by_hash in sorted(hashes.items()):
-        if len(by_hash) > 1:
-            groups = {str(h): sorted(set(m)) for h, m in by_hash.items()}
-            members = sorted({m for ms in by_hash.values() for m in ms})
-            out.append(
-                Anomaly(
-                    "divergence",
-                    f"HashKV at revision {rev} differs between members: {groups}",
-                    members=members,
-                    details={"hash_revision": rev, "compact_revision": compact, "hashes": groups},
-                )
-            )
+    differ = [
+        (rev, compact, by_hash) for (rev, compact), by_hash in sorted(hashes.items()) if len(by_hash) > 1
+    ]
+    if differ:
+        # One anomaly, at the lowest revision sampled with different hashes; the highest
+        # revision below it where every member agreed bounds the first diverging one
+        # (the runner bisects HashKV between members to make the two adjacent).
+        rev, compact, by_hash = differ[0]
+        groups = {str(h): sorted(set(m)) for h, m in by_hash.items()}
+        members = sorted({m for ms in by_hash.values() for m in ms})
+        agreed = [
+            r
+            for (r, _c), bh in hashes.items()
+            if r < rev and len(bh) == 1 and set(members) <= {m for ms in bh.values() for m in ms}
+        ]
+        details: dict[str, object] = {"hash_revision": rev, "compact_revision": compact, "hashes": groups}
+        msg = f"HashKV at revision {rev} differs between members: {groups}"
+        if agreed:
+            last_equal = max(agreed)
+            details["last_equal_revision"] = last_equal
+            if last_equal == rev - 1:
+                details["first_diverging_revision"] = rev
+                msg += f"; equal at {last_equal}: the members first diverge at revision {rev}"
+            else:
+                msg += f"; equal at {last_equal}: they first diverge between {last_equal + 1} and {rev}"
+        if len(differ) > 1:
+            details["differing_samples"] = len(differ)
+        out.append(Anomaly("divergence", msg, members=members, details=details))
     last: dict[str, StatusRecord] = {}
     for s in good:
         if s.revision is None:

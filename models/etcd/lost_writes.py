@@ -7,7 +7,9 @@ An acknowledged put of ``k=v`` reports the revision ``R`` it created, and values
 unique in our traffic, so ``(k, v)`` identifies it. Two observations betray a lost write:
 
 * **shifted**: ``k=v`` is seen (any read, serializable or not, ``prev_kv``, watch event)
-  with a ``mod_revision`` other than ``R``. etcd-io/etcd#13766 looks exactly like this:
+  with a ``mod_revision`` below ``R``: the member that shows it misses an earlier
+  write. (Seen *above* ``R``, the write was applied again or its acknowledgement came
+  from a member that is itself behind; the linearizability check reports that.) etcd-io/etcd#13766 looks exactly like this:
   a killed member restarts without one acknowledged write; every later revision on it
   is one lower, so the acked ``k=v@R`` reads as ``mod_revision R-1`` there. Comparing
   values alone misses it.
@@ -170,9 +172,9 @@ def check_lost_writes(ops: Sequence[OpRecord], watches: Sequence[WatchRecord] = 
     for s in _observations(ops, watches):
         if s.value is not None and (s.key, s.value) in by_value and (s.key, s.value) not in dup_values:
             a = by_value[(s.key, s.value)]
-            if s.mod_revision != a.revision:
+            if s.mod_revision < a.revision:
                 shifted[s.member].append((a, s))
-            else:
+            elif s.mod_revision == a.revision:
                 correct[s.member].add(a.revision)
         is_shifted = (
             s.value is not None

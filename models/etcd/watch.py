@@ -19,7 +19,10 @@ means every event up to P was delivered. Per stream we check exactly that, and r
 * ``watch-bad-start``: the first event is not the first covered change at or after the
   start revision (the created header's revision + 1 for ``start_revision`` 0); or a
   compaction cancel that the start revision does not explain, or events from a start
-  revision that a compaction finished before the watch was requested had removed;
+  revision that a compaction had removed on the watch's member before the watch was
+  requested (applied there: answered by that member, or the watch was created at a
+  revision above the compaction's answer; a lagging member may not have applied it
+  yet, and a watch is served from its member's own store);
 * ``watch-progress``: a progress notification below an event already delivered, an
   event at or below a notified revision arriving after it, or a covered change at or
   below it that was never delivered before it.
@@ -37,11 +40,22 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.history.records import WatchRecord
 from models.anomaly import Anomaly
 from models.etcd.state import KV, Store, in_range, kv_from_dict
+
+
+class Compaction(NamedTuple):
+    """An acknowledged compaction: at ``revision``, answered with header ``header_revision``
+    by ``member``."""
+
+    revision: int
+    call: int
+    ret: int
+    header_revision: int
+    member: str | None
 
 
 def _ev_key(ev: dict[str, Any]) -> tuple[int, str]:
@@ -54,15 +68,14 @@ def check_watches(
     *,
     changes: Sequence[Sequence[tuple[str, KV | None]]] | None = None,
     store: Store | None = None,
-    compactions: Sequence[tuple[int, int, int]] = (),
+    compactions: Sequence[Compaction] = (),
     max_revision: int | None = None,
     compaction_calls: Sequence[tuple[int, int]] = (),
 ) -> list[Anomaly]:
     """Check every stream in ``watches``.
 
     ``changes``/``store``: the replay (revision -> changes, and the MVCC store for
-    ``prev_kv``); ``compactions``: (compact revision, call, return) of compactions that
-    succeeded, for the start checks; ``compaction_calls``: (compact revision, call) of
+    ``prev_kv``); ``compactions``: the compactions that succeeded, for the start checks; ``compaction_calls``: (compact revision, call) of
     every compaction that may have taken effect (acknowledged or unknown outcome).
     """
     calls = sorted((call, rev) for rev, call in compaction_calls)
@@ -89,7 +102,7 @@ def _check_stream(
     recs: list[WatchRecord],
     changes: Sequence[Sequence[tuple[str, KV | None]]] | None,
     store: Store | None,
-    compactions: Sequence[tuple[int, int, int]],
+    compactions: Sequence[Compaction],
     max_revision: int | None,
     compacted_by: Callable[[int], int],
 ) -> list[Anomaly]:
@@ -197,13 +210,19 @@ def _check_stream(
                 first_event_rev = r
                 if have_model and first_expected is not None:
                     _check_start(r, first_expected, covered, max_revision, report)
-                    for cr, _call, ret in compactions:
-                        if start and start < cr and ret < request_time:
+                    for c in compactions:
+                        # A watch is served from its member's own store, which may not
+                        # have applied a compaction another member already answered:
+                        # only one the watch's member must have applied counts.
+                        applied = c.member == recs[0].member or (
+                            created_rev is not None and created_rev > c.header_revision
+                        )
+                        if start and start < c.revision and c.ret < request_time and applied:
                             report(
                                 "watch-bad-start",
-                                f"started at {start} though compaction at {cr} finished before the watch was requested",
+                                f"started at {start} though compaction at {c.revision} was applied on its member before the watch was requested",
                                 start=start,
-                                compact=cr,
+                                compact=c.revision,
                             )
                             break
             elif have_model and r > last_rev:
@@ -241,7 +260,7 @@ def _check_stream(
                 start=start,
                 compact=canceled_compact,
             )
-        elif compactions and all(cr < canceled_compact for cr, _, _ in compactions):
+        elif compactions and all(c.revision < canceled_compact for c in compactions):
             report(
                 "watch-bad-start",
                 f"canceled as compacted at {canceled_compact}, beyond every compaction",
@@ -260,13 +279,15 @@ def _check_start(first: int, expected_from: int, covered: Any, max_revision: int
         )
         return
     for r in range(expected_from, first):
-        if covered(r):
+        changed = covered(r)
+        if changed:
             report(
                 "watch-bad-start",
                 f"first event at {first}, but revision {r} (>= start {expected_from}) changed a watched key",
                 first=first,
                 start=expected_from,
                 revision=r,
+                delete=all(kv is None for _, kv in changed),
             )
             return
 

@@ -173,6 +173,18 @@ def watch_bad_compaction_cancel(bad: bool) -> History:
     return h.history()
 
 
+def watch_from_compacted(bad: bool) -> History:
+    # Compacted at 3 (answered at revision 4), then a watch from 2 gets events. Bad when
+    # its member must have applied the compaction: it answered it. A lagging member that
+    # did not answer it and created the watch at revision 3 may not have applied it yet.
+    h = base()
+    h.op(
+        {"kind": "compact", "revision": 3}, {"header": {"revision": 4}}, 61, 62, member="m1" if bad else "m2"
+    )
+    h.watch(0, [("created", 4 if bad else 3), ("events", [E2]), ("events", [E3]), ("events", [E4])], start=2)
+    return h.history()
+
+
 def watch_progress(bad: bool) -> History:
     return _watch_base(
         [("events", [E2]), ("progress", 3), ("events", [E3])],
@@ -284,6 +296,7 @@ CASES: list[tuple[str, Callable[[bool], History]]] = [
     ("watch-bad-start", watch_bad_start),
     ("watch-bad-start", watch_bad_start_created),
     ("watch-bad-start", watch_bad_compaction_cancel),
+    ("watch-bad-start", watch_from_compacted),
     ("watch-progress", watch_progress),
     ("watch-progress", watch_progress_back),
     ("stale-read", stale_serializable),
@@ -336,3 +349,18 @@ def test_issue_13766_shape_names_the_lost_write_and_the_divergence() -> None:
     assert lost and lost[0].ops[0] == 2 and lost[0].members == ["m3"], v.summary()
     assert "op 2" in lost[0].message and "shifted by -1" in lost[0].message
     assert "divergence" in v.kinds()
+
+
+def test_divergence_names_the_first_diverging_revision() -> None:
+    """HashKV probes (as the runner's bisection records them) bound the first bad revision."""
+    h = base()
+    for rev, bad in ((2, False), (3, False), (4, True)):
+        for m in ("m1", "m2", "m3"):
+            hv = 8 if bad and m == "m3" else 7 + rev
+            h.statuses.append(StatusRecord(time=100 + rev, member=m, hash=hv, hash_revision=rev))
+    v = check_history(h.history())
+    div = [a for a in v.anomalies if a.kind == "divergence"]
+    assert len(div) == 1, v.summary()
+    assert div[0].details["first_diverging_revision"] == 4
+    assert div[0].details["last_equal_revision"] == 3
+    assert "first diverge at revision 4" in div[0].message

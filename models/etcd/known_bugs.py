@@ -1,0 +1,130 @@
+"""Known etcd bugs: which anomalies a real, already-reported etcd bug explains.
+
+A run against an old etcd build finds the bugs that build carries; those findings are
+correct and stay violations. Naming the bug next to them saves a developer the hour it
+takes to recognise a fixed issue, and lets nightly runs on old versions tell a known
+bug (``--allow-known-bugs``) from something new. A signature matches the shape of the
+anomaly and the affected versions, never the scenario, so a new bug with the same
+symptom on a fixed version is still reported as unexplained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from harness.history.history import History
+from models.anomaly import Anomaly
+
+Version = tuple[int, int, int]
+
+
+def parse_version(text: str) -> Version | None:
+    parts = text.strip().lstrip("v").split("-")[0].split(".")
+    try:
+        nums = [int(p) for p in parts[:3]]
+    except ValueError:
+        return None
+    return (nums + [0, 0, 0])[0], (nums + [0, 0, 0])[1], (nums + [0, 0, 0])[2]
+
+
+@dataclass(frozen=True)
+class KnownBug:
+    id: str
+    title: str
+    #: Affected versions as [first, fixed) ranges.
+    affected: tuple[tuple[Version, Version], ...]
+    fixed_in: str
+    matches: Callable[[Anomaly, History, Sequence[Anomaly]], bool]
+
+    def affects(self, versions: Sequence[str]) -> bool:
+        for v in versions:
+            parsed = parse_version(v)
+            if parsed is not None and any(lo <= parsed < hi for lo, hi in self.affected):
+                return True
+        return False
+
+    @property
+    def url(self) -> str:
+        repo, num = self.id.split("#")
+        return f"https://github.com/{repo}/issues/{num}"
+
+
+def _watch_request_time(history: History, watch: int | None) -> int | None:
+    for rec in history.watches:
+        if rec.watch == watch and rec.event == "request":
+            return rec.time
+    return None
+
+
+def _compactions_at(history: History, revision: int, before: int) -> bool:
+    for op in history.ops:
+        if op.input.get("kind") != "compact" or op.status == "fail" or op.call > before:
+            continue
+        if isinstance(op.output, dict) and op.output.get("error"):
+            continue
+        if int(op.input.get("revision") or 0) == revision:
+            return True
+    return False
+
+
+def _tombstone_at_compaction(a: Anomaly, history: History, _all: Sequence[Anomaly]) -> bool:
+    """A watch that starts at the compaction revision misses the DELETE made at exactly
+    that revision: the compaction dropped the tombstone from the backend."""
+    if a.kind != "watch-bad-start" or not a.details.get("delete"):
+        return False
+    r = a.details.get("revision")
+    if r is None or a.details.get("start") != r:
+        return False
+    t = _watch_request_time(history, a.watch)
+    return t is not None and _compactions_at(history, int(r), t)
+
+
+def _progress_ahead(a: Anomaly, history: History, _all: Sequence[Anomaly]) -> bool:
+    return a.kind == "watch-progress"
+
+
+def _lost_after_kill(a: Anomaly, history: History, anomalies: Sequence[Anomaly]) -> bool:
+    """The member that lost a write answers one revision low from then on: its later
+    writes reuse revisions, its reads look non-linearizable, its HashKV differs. All of
+    that is this bug only where a killed member was named as having lost a write."""
+    if a.kind not in ("lost-write", "divergence", "revision-reused", "non-linearizable"):
+        return False
+    if not any(f.kind == "kill" for f in history.faults):
+        return False
+    return any(x.kind == "lost-write" for x in anomalies)
+
+
+KNOWN_BUGS: tuple[KnownBug, ...] = (
+    KnownBug(
+        "etcd-io/etcd#13766",
+        "a member killed while applying under load restarts without an acknowledged write",
+        (((3, 5, 0), (3, 5, 3)),),
+        "3.5.3",
+        _lost_after_kill,
+    ),
+    KnownBug(
+        "etcd-io/etcd#15220",
+        "a requested watch progress notification carries a revision below events not yet sent",
+        (((3, 4, 0), (3, 4, 25)), ((3, 5, 0), (3, 5, 8))),
+        "3.4.25, 3.5.8",
+        _progress_ahead,
+    ),
+    KnownBug(
+        "etcd-io/etcd#18089",
+        "compaction at a deletion's revision drops the tombstone: a watch from that revision misses the DELETE",
+        (((3, 4, 0), (3, 4, 34)), ((3, 5, 0), (3, 5, 16))),
+        "3.4.34, 3.5.16",
+        _tombstone_at_compaction,
+    ),
+)
+
+
+def explain_known(anomalies: Sequence[Anomaly], history: History) -> list[KnownBug | None]:
+    """For each anomaly, the known bug of the history's etcd versions that explains it."""
+    versions = history.header.etcd_versions or []
+    candidates = [b for b in KNOWN_BUGS if b.affects(versions)]
+    out: list[KnownBug | None] = []
+    for a in anomalies:
+        out.append(next((b for b in candidates if b.matches(a, history, anomalies)), None))
+    return out

@@ -1,0 +1,88 @@
+"""Known etcd bugs are named next to the anomalies they explain, and only on the versions
+they affect."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.history.history import History
+from harness.history.records import FaultRecord
+from models.etcd import check_history
+from models.etcd.known_bugs import parse_version
+from tests.models.etcd.builders import H, kv, put_ev
+
+
+def _versioned(h: History, version: str) -> History:
+    h.header.etcd_versions = [version]
+    return h
+
+
+def tombstone_compacted(delete: bool) -> History:
+    """Revision 4 deletes (or rewrites) a; compaction at 4; a watch from 4 misses it."""
+    h = H()
+    h.put("a", "1", 2, 10, 20)
+    h.put("b", "1", 3, 30, 40)
+    if delete:
+        h.op(
+            {"kind": "delete", "key": "a"}, {"header": {"revision": 4}, "deleted": 1, "prev_kvs": []}, 50, 60
+        )
+    else:
+        h.put("a", "2", 4, 50, 60)
+    h.put("b", "2", 5, 61, 62)
+    h.op({"kind": "compact", "revision": 4}, {"header": {"revision": 5}}, 63, 64)
+    h.watch(0, [("events", [put_ev("b", "2", 5, create=3, version=2)])], start=4)
+    return h.history()
+
+
+@pytest.mark.parametrize(("version", "known"), [("3.4.23", True), ("3.5.1", True), ("3.5.16", False)])
+def test_watch_missing_compacted_tombstone_is_etcd_18089(version: str, known: bool) -> None:
+    v = check_history(_versioned(tombstone_compacted(delete=True), version))
+    assert v.verdict == "illegal" and v.kinds() == {"watch-bad-start"}, v.summary()
+    assert v.known_bugs() == (["etcd-io/etcd#18089"] if known else [])
+    assert bool(v.unexplained) is not known
+
+
+def test_a_missing_put_at_the_compaction_revision_is_not_18089() -> None:
+    v = check_history(_versioned(tombstone_compacted(delete=False), "3.4.23"))
+    assert "watch-bad-start" in v.kinds()
+    assert v.known_bugs() == [] and v.unexplained
+
+
+def lost_write_after_kill() -> History:
+    h = H()
+    h.put("a", "1", 2, 10, 20)
+    h.put("b", "1", 3, 30, 40)
+    h.get("b", 2, [kv("b", "1", 2)], 70, 80, serializable=True, member="m3")
+    hist = h.history()
+    hist.faults = [
+        FaultRecord(id=1, phase="start", kind="kill", time=21, targets=["m3"]),
+        FaultRecord(id=1, phase="end", kind="kill", time=25, targets=["m3"]),
+    ]
+    return hist
+
+
+@pytest.mark.parametrize(("version", "known"), [("3.5.1", True), ("3.5.3", False), ("3.4.23", False)])
+def test_lost_write_after_a_kill_is_etcd_13766_on_3_5_0_to_3_5_2(version: str, known: bool) -> None:
+    v = check_history(_versioned(lost_write_after_kill(), version))
+    assert "lost-write" in v.kinds(), v.summary()
+    assert v.known_bugs() == (["etcd-io/etcd#13766"] if known else [])
+
+
+def test_unexplained_anomalies_come_first() -> None:
+    h = H()
+    h.put("a", "1", 2, 10, 20)
+    h.op({"kind": "delete", "key": "a"}, {"header": {"revision": 3}, "deleted": 1, "prev_kvs": []}, 30, 40)
+    h.put("b", "1", 4, 41, 42)
+    h.op({"kind": "compact", "revision": 3}, {"header": {"revision": 4}}, 43, 44)
+    h.watch(0, [("events", [put_ev("b", "1", 4)])], start=3)
+    h.watch(1, [("events", [put_ev("b", "1", 4)]), ("events", [put_ev("b", "1", 4)])], start=4)
+    v = check_history(_versioned(h.history(), "3.4.23"))
+    assert [a.kind for a in v.anomalies] == ["watch-duplicate", "watch-bad-start"], v.summary()
+    assert [a.kind for a in v.unexplained] == ["watch-duplicate"]
+
+
+def test_parse_version() -> None:
+    assert parse_version("3.4.23") == (3, 4, 23)
+    assert parse_version("v3.5.1") == (3, 5, 1)
+    assert parse_version("3.6.0-alpha.0") == (3, 6, 0)
+    assert parse_version("main") is None
