@@ -103,7 +103,6 @@ def run(opts: RunOptions, on_progress: Callable[[dict[str, Any]], None] | None =
             opts.backend, plan.members, binary, out / "cluster", netns=opts.netns, config=cfg
         )
 
-    started_wall = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     interrupted = False
     traffic: Traffic | None = None
     clock = Clock()
@@ -114,6 +113,9 @@ def run(opts: RunOptions, on_progress: Callable[[dict[str, Any]], None] | None =
             endpoints = cluster.endpoints()
             versions = sorted(set(cluster.versions()))
         assert endpoints is not None
+        # Time 0 of the history: the clock and the header's wall time start together.
+        clock = Clock()
+        started_wall = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
         header = Header(
             tool_version=__version__,
             scenario=plan.scenario,
@@ -125,7 +127,6 @@ def run(opts: RunOptions, on_progress: Callable[[dict[str, Any]], None] | None =
             start_time=started_wall,
             model="etcd",
         )
-        clock = Clock()
         writer = HistoryWriter(out / "history.jsonl", header)
         ids, watch_ids = Counter(), Counter()
         traffic = Traffic(plan, endpoints, writer, clock, ids, qps=plan.qps, duration=plan.duration)

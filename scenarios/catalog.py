@@ -98,6 +98,21 @@ _ALL = [
         request_progress=True,
     ),
     Scenario(
+        name="watch-compaction",
+        description=(
+            "watchers resume after their member restarts while apiserver-like traffic compacts 200 revisions "
+            "behind: on etcd < 3.4.34 / 3.5.16 a watch resumed at a compaction revision that deleted a key "
+            "misses that DELETE (etcd-io/etcd#18089)"
+        ),
+        profile="kubernetes",
+        faults=(FaultChoice("kill", ("random",), 0.5, 1.5),),
+        duration=30.0,
+        qps=None,
+        clients=16,
+        fault_interval=(0.5, 1.5),
+        watchers_per_member=2,
+    ),
+    Scenario(
         name="selftest",
         description="short fault-free kv traffic with watchers; what `etcd-harness selftest` runs through its bug injector",
         profile="kv",

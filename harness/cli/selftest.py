@@ -51,8 +51,9 @@ def selftest_cmd(args: argparse.Namespace) -> int:
             return
         mark = "yes" if row.caught else "NO"
         fired = ",".join(row.checks) or "-"
+        latency = f"{row.latency:.3f}" if row.latency is not None else "-"
         print(
-            f"{row.bug:<17} {mark:<7} {row.check:<16} {fired:<40} {row.injected:>8} {row.seconds:>6.1f}",
+            f"{row.bug:<17} {mark:<7} {row.check:<16} {fired:<36} {row.injected:>8} {latency:>9} {row.seconds:>6.1f}",
             flush=True,
         )
 
@@ -61,7 +62,8 @@ def selftest_cmd(args: argparse.Namespace) -> int:
             f"etcd {binary.version} ({binary.path}), seed {args.seed}, {args.duration:g} s of traffic per class"
         )
         print(
-            f"{'class':<17} {'caught':<7} {'intended check':<16} {'checks fired':<40} {'injected':>8} {'time s':>6}"
+            f"{'class':<17} {'caught':<7} {'intended check':<16} {'checks fired':<36} {'injected':>8} "
+            f"{'evidence':>9} {'time s':>6}"
         )
     rows = selftest(
         names,

@@ -59,6 +59,8 @@ class Bug(Tamper):
         self.lock = threading.Lock()
         self.opens = float("inf")
         self.closes = float("inf")
+        #: Wall time of the first injection.
+        self.first_at: float | None = None
 
     def arm(self) -> None:
         now = time.monotonic()
@@ -71,6 +73,8 @@ class Bug(Tamper):
                 return False
             if self.rng.random() >= chance:
                 return False
+            if not self.injected:
+                self.first_at = time.time()
             self.injected.append(what)
             return True
 

@@ -34,6 +34,8 @@ class Row:
     seconds: float = 0.0
     first: str = ""
     dir: str = ""
+    #: From the first injection to the first record that shows an anomaly, in seconds.
+    latency: float | None = None
 
     @property
     def caught(self) -> bool:
@@ -50,6 +52,7 @@ class Row:
             "verdict": self.verdict,
             "checks": self.checks,
             "seconds": self.seconds,
+            "latency": self.latency,
             "first": self.first,
             "dir": self.dir,
         }
@@ -100,7 +103,9 @@ def run_one(
                 with contextlib.suppress(Exception):
                     p.stop()
     kinds = [a["kind"] for a in res.anomalies]
+    injected_at = min((b.first_at for b in bugs if b.first_at is not None), default=None)
     return Row(
+        latency=_latency(out / "run" / "history.jsonl", res.anomalies, injected_at),
         bug=bug_name,
         check=bug_cls.check or "-",
         injected=sum(len(b.injected) for b in bugs),
@@ -110,6 +115,36 @@ def run_one(
         first=res.anomalies[0]["message"][:200] if res.anomalies else "",
         dir=str(out),
     )
+
+
+def _latency(path: Path, anomalies: list[dict[str, Any]], injected_at: float | None) -> float | None:
+    """Seconds from the first injection to the earliest record an anomaly points at: the
+    return of an operation it names, or the first message of its watch stream after the
+    injection. None when there is nothing to measure."""
+    if injected_at is None or not anomalies or not path.exists():
+        return None
+    import datetime as dt
+
+    from harness.history.jsonl import read_history
+
+    hist = read_history(str(path))
+    try:
+        t0 = dt.datetime.fromisoformat(hist.header.start_time).timestamp()
+    except ValueError:
+        return None
+    inject_ns = int((injected_at - t0) * 1e9)
+    ops = {o.id: o for o in hist.ops}
+    times: list[int] = []
+    for a in anomalies:
+        times += [ops[i].ret or ops[i].call for i in a.get("ops", []) if i in ops]
+        if a.get("watch") is not None:
+            times += [
+                min(
+                    (w.time for w in hist.watches if w.watch == a["watch"] and w.time >= inject_ns), default=0
+                )
+            ]
+    times = [t for t in times if t >= inject_ns]
+    return round((min(times) - inject_ns) / 1e9, 3) if times else None
 
 
 def selftest(

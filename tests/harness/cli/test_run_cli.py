@@ -1,0 +1,87 @@
+"""`run`, `reproduce` and `matrix` in-process, with their exit codes and artifacts."""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+ETCD = "/usr/bin/etcd"
+integration = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not os.path.exists(ETCD), reason="etcd 3.4 (Debian's etcd-server) not installed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "smok"], "did you mean 'smoke'"),
+        (["run", "smoke", "--etcd", "/nonexistent/etcd"], "etcd binary not found"),
+        (["run", "smoke", "--etcd-version", "9.9.9"], "9.9.9"),
+        (["reproduce", "/nonexistent/run"], "cannot read"),
+        (["matrix", "--scenarios", "nope"], "unknown scenario 'nope'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) <= 2 and message in err[-1] and "Traceback" not in "".join(err)
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not os.path.exists(ETCD), reason="etcd 3.4 (Debian's etcd-server) not installed")
+def test_run_then_reproduce_the_same_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    code = main(
+        ["run", "smoke", "--seed", "5", "--etcd", ETCD, "--duration", "4", "--out", str(out), "--no-progress"]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert printed.strip().splitlines()[-1] == f"reproduce: etcd-harness reproduce {out}"
+    assert main(["reproduce", str(out), "--etcd", ETCD, "--no-progress"]) == 0
+    again = tmp_path / "run-reproduced"
+    assert (again / "plan.json").read_bytes() == (out / "plan.json").read_bytes()
+    assert json.loads((again / "summary.json").read_text())["seed"] == 5
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not os.path.exists(ETCD), reason="etcd 3.4 (Debian's etcd-server) not installed")
+def test_matrix_stops_within_its_budget_and_writes_junit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junit = tmp_path / "junit.xml"
+    code = main(
+        [
+            "matrix",
+            "--scenarios",
+            "smoke",
+            "--versions",
+            "3.4.23",
+            "--duration",
+            "3",
+            "--budget",
+            "30",
+            "--seed",
+            "7",
+            "--junit",
+            str(junit),
+            "--out",
+            str(tmp_path / "m"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    suite = ET.parse(junit).getroot()
+    cases = suite.findall("testcase")
+    assert cases and int(suite.get("tests", "0")) == len(cases) and suite.get("failures") == "0"
+    summary = json.loads((tmp_path / "m" / "summary.json").read_text())
+    assert [r["verdict"] for r in summary["runs"]] == ["ok"] * len(cases)
+    assert not any((tmp_path / "m").glob("smoke-*")), "passing runs leave only their summary line"
