@@ -244,6 +244,10 @@ def simulate(cfg: SimConfig) -> SimResult:
             rec_ret = p.ret
             if p.status == "ok":
                 out = p.output
+                if p.input["kind"] == "compact" and isinstance(out, dict) and "header" in out:
+                    # etcd answers a compaction with its revision when it replies
+                    # (kv.Rev() after the apply), not the one it was applied at.
+                    out = {**out, "header": {**out["header"], "revision": store.revision}}
                 h = (out or {}).get("header") if isinstance(out, dict) else None
                 if h:
                     client_seen[c] = max(client_seen[c], h["revision"])
@@ -346,6 +350,10 @@ def _watches(
         for ct, cr in compact_time:
             if ct <= created:
                 compact_rev = cr
+        if compact_rev and rng.random() < 0.3:
+            # A watcher resuming after a "compacted" cancel starts at the compact revision.
+            start = compact_rev
+            req["start_revision"] = start
         if start and start < compact_rev:
             out.append(
                 WatchRecord(
@@ -364,6 +372,10 @@ def _watches(
         batch: list[dict[str, Any]] = []
         batch_rev = 0
         for r in range(max(first, 2), len(rev_time)):
+            t_next = max(t, rev_time[r]) + rng.randrange(1, MS)
+            # etcd reads prev_kv at r - 1 when it sends the event and leaves it out
+            # once that revision is compacted.
+            compacted = max((cr for ct, cr in compact_time if ct <= t_next), default=0)
             evs = []
             for k, kv in rev_changes[r]:
                 if not in_range(k, key, end):
@@ -371,12 +383,12 @@ def _watches(
                 ev: dict[str, Any] = {
                     "type": "PUT" if kv is not None else "DELETE",
                     "kv": kv_to_dict(kv) if kv is not None else {"key": k, "mod_revision": r},
-                    "prev_kv": kv_to_dict(store.get(k, r - 1)) if prev_kv else None,
+                    "prev_kv": kv_to_dict(store.get(k, r - 1)) if prev_kv and r - 1 >= compacted else None,
                 }
                 evs.append(ev)
             if not evs:
                 continue
-            t = max(t, rev_time[r]) + rng.randrange(1, MS)
+            t = t_next
             batch.extend(evs)
             batch_rev = r
             if rng.random() < 0.6:
