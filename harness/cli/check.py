@@ -191,7 +191,11 @@ def _print_table(results: list[FileVerdict]) -> None:
         print(f"{r.path}: {r.verdict} ({r.ops} ops, {r.elapsed_ms:.1f} ms, model {r.model})")
     for r in results:
         if r.verdict == "illegal" and r.explanation:
-            print(f"\n{r.path}: not linearizable")
+            kinds = {a.get("kind") for a in r.anomalies}
+            linear = not kinds or kinds <= {"non-linearizable", "revision-reused", "revision-mismatch"}
+            print(
+                f"\n{r.path}: {'not linearizable' if linear else 'violation: ' + ', '.join(sorted(map(str, kinds)))}"
+            )
             for line in r.explanation:
                 print(f"  {line}")
         elif r.verdict == "unknown":

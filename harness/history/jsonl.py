@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import msgspec
 
+from harness.history.files import read_bytes
 from harness.history.history import History, HistoryError
 from harness.history.records import (
     FORMAT_NAME,
@@ -117,10 +118,7 @@ def looks_like_jsonl_history(head: bytes) -> bool:
 
 
 def read_history(path: str) -> History:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise HistoryError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    data = read_bytes(path)
     header: Header | None = None
     hist: History | None = None
     seen_ids: set[int] = set()

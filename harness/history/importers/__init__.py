@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.history.files import read_head
 from harness.history.history import History, HistoryError
 from harness.history.importers.jepsen_edn import read_jepsen_edn
 from harness.history.importers.porcupine_etcd import read_porcupine_etcd
@@ -21,12 +22,7 @@ FORMATS: dict[str, Callable[[str], History]] = {
 
 def detect_format(path: str) -> str:
     """Guess a file's format from its first bytes; never from its name alone."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
-    except OSError as exc:
-        raise HistoryError(path, None, f"cannot read: {exc.strerror or exc}") from None
-    text = head.lstrip()
+    text = read_head(path).lstrip()
     if not text:
         raise HistoryError(path, None, "empty file")
     if looks_like_jsonl_history(text):

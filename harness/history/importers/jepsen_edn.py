@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from harness.history.files import read_text
 from harness.history.history import History, HistoryError
 from harness.history.importers import edn
 from harness.history.importers.jepsen_ops import OpPairer, register_convert
@@ -15,11 +16,7 @@ from harness.history.records import FaultRecord, Header
 
 
 def read_jepsen_edn(path: str, initial: object = 0) -> History:
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HistoryError(path, None, f"cannot read: {exc}") from None
+    text = read_text(path)
     try:
         data = edn.plain(edn.loads(text))
     except edn.DecodeError as exc:

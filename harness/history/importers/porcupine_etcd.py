@@ -6,6 +6,7 @@ import re
 from functools import partial
 from typing import Any
 
+from harness.history.files import read_text
 from harness.history.history import History, HistoryError
 from harness.history.importers.jepsen_ops import OpPairer, register_convert
 from harness.history.records import Header
@@ -29,11 +30,7 @@ def _value(text: str, path: str, line: int) -> Any:
 
 
 def read_porcupine_etcd(path: str) -> History:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HistoryError(path, None, f"cannot read: {exc}") from None
+    lines = read_text(path).splitlines()
     pairer = OpPairer(path, partial(register_convert, knossos=False))
     for lineno, text in enumerate(lines, start=1):
         if not text.strip():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.history.files import read_text
 from harness.history.history import History, HistoryError
 from harness.history.importers import edn
 from harness.history.importers.jepsen_ops import OpPairer
@@ -33,11 +34,7 @@ def _parse_line(path: str, lineno: int, text: str) -> dict[str, Any]:
 
 
 def read_porcupine_kv(path: str) -> History:
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HistoryError(path, None, f"cannot read: {exc}") from None
+    lines = read_text(path).splitlines()
     numbered = [(i, s) for i, s in enumerate(lines, start=1) if s.strip()]
     # One parse of the whole file is ~10x faster than one per line; parse line by line
     # only to name the bad line.

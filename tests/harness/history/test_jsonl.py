@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.history import FaultRecord, Header, HistoryError, OpRecord
-from harness.history.jsonl import HistoryWriter, read_history
+from harness.history import FaultRecord, Header, History, HistoryError, OpRecord
+from harness.history.jsonl import HistoryWriter, read_history, write_history
 from harness.history.records import EndRecord, ErrorInfo
 
 
@@ -104,3 +104,37 @@ def test_bad_files(tmp_path: Path, body: str, reason: str) -> None:
     p.write_text(body)
     with pytest.raises(HistoryError, match=reason):
         read_history(str(p))
+
+
+def test_compressed_histories_read_like_plain_ones(tmp_path: Path) -> None:
+    import gzip
+    import lzma
+
+    from harness.history.importers import load_history
+
+    plain = tmp_path / "h.jsonl"
+    h = History(
+        header=Header(scenario="s", seed=3),
+        ops=[
+            OpRecord(
+                id=0,
+                client=0,
+                call=1,
+                input={"kind": "range", "key": "a"},
+                status="ok",
+                ret=2,
+                output={"header": {"revision": 1}},
+            )
+        ],
+        finished=True,
+    )
+    write_history(plain, h)
+    data = plain.read_bytes()
+    (tmp_path / "h.gz").write_bytes(gzip.compress(data))
+    (tmp_path / "h.xz").write_bytes(lzma.compress(data))
+    for name in ("h.gz", "h.xz"):
+        got = load_history(str(tmp_path / name))
+        assert got.header.seed == 3 and [o.id for o in got.ops] == [0] and got.finished
+    (tmp_path / "cut.xz").write_bytes(lzma.compress(data)[:40])
+    with pytest.raises(HistoryError, match="corrupt compressed file"):
+        load_history(str(tmp_path / "cut.xz"))
