@@ -15,7 +15,7 @@ from harness import __version__
 from harness.cli.errors import EXIT_USAGE, CliError
 
 #: Subcommand modules, each exposing ``register(subparsers)`` which sets ``func``.
-SUBCOMMANDS = ["check", "run", "matrix", "report", "selftest", "etcd", "cleanup"]
+SUBCOMMANDS = ["check", "run", "matrix", "report", "cut", "selftest", "etcd", "cleanup"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,6 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("etcd-harness: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): not an error of ours, and nothing to print to.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
