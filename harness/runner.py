@@ -132,7 +132,11 @@ def run(opts: RunOptions, on_progress: Callable[[dict[str, Any]], None] | None =
         traffic = Traffic(plan, endpoints, writer, clock, ids, qps=plan.qps, duration=plan.duration)
         watchers = Watchers(plan, endpoints, writer, clock, ids, watch_ids, client_base=WATCHER_CLIENT_BASE)
         deadline = time.monotonic() + plan.duration
-        injector = Injector(cluster, writer.write, clock) if cluster is not None else None
+        injector = (
+            Injector(cluster, writer.write, clock, health_checks=scn.fault_health_checks)
+            if cluster is not None
+            else None
+        )
         watchers.start(deadline)
         threads = [threading.Thread(target=traffic.run, name="traffic", daemon=True)]
         stop_faults = threading.Event()

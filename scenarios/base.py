@@ -36,3 +36,6 @@ class Scenario:
     keyspace: int = 16
     #: Watchers send progress requests during traffic (etcd-io/etcd#15220 on old builds).
     request_progress: bool = False
+    #: Wait for a healthy cluster before and after each fault; off for kill storms that
+    #: must hit members still catching up after a restart.
+    fault_health_checks: bool = True
