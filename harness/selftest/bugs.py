@@ -79,6 +79,10 @@ class Bug(Tamper):
             return True
 
 
+def _linearizable_read(request: bytes) -> bool:
+    return not pb.RangeRequest.FromString(request).serializable
+
+
 @dataclass
 class StaleRead(Bug):
     """A linearizable read answered from a response cached a while ago."""
@@ -92,7 +96,7 @@ class StaleRead(Bug):
         self.cache: dict[bytes, tuple[float, bytes]] = {}
 
     def unary(self, method: str, request: bytes, forward: Forward) -> bytes:
-        if method != KV_RANGE or pb.RangeRequest.FromString(request).serializable:
+        if method != KV_RANGE or not _linearizable_read(request):
             return forward(request)
         now = time.monotonic()
         old = self.cache.get(request)
@@ -147,63 +151,84 @@ class DoubleApply(Bug):
         return out
 
 
+class _ResponseBug(Bug):
+    """Rewrites one kind of unary response when ``eligible`` says so (and the budget
+    allows): the request is forwarded once, as etcd would see it."""
+
+    method = ""
+    response: Any = None
+    chance = 0.1
+
+    def unary(self, method: str, request: bytes, forward: Forward) -> bytes:
+        out = forward(request)
+        if method != self.method:
+            return out
+        resp = self.response.FromString(out)
+        if not self.eligible(request, resp) or not self.take(self.chance, self.summary):
+            return out
+        self.change(resp)
+        return resp.SerializeToString()  # type: ignore[no-any-return]
+
+    def eligible(self, request: bytes, resp: Any) -> bool:
+        return True
+
+    def change(self, resp: Any) -> None:
+        raise NotImplementedError
+
+
 @dataclass
-class RevisionBack(Bug):
+class RevisionBack(_ResponseBug):
     """A read's header revision goes back below what the member had served."""
 
     name = "revision-back"
     check = "linearizability"
     summary = "a read response carries a header revision far below the current one"
+    method = KV_RANGE
+    response = pb.RangeResponse
 
-    def unary(self, method: str, request: bytes, forward: Forward) -> bytes:
-        out = forward(request)
-        if method == KV_RANGE:
-            resp = pb.RangeResponse.FromString(out)
-            if resp.header.revision > 40 and self.take(0.1, "header revision lowered"):
-                resp.header.revision -= self.rng.randint(20, 40)
-                return resp.SerializeToString()
-        return out
+    def eligible(self, request: bytes, resp: Any) -> bool:
+        return _linearizable_read(request) and resp.header.revision > 40
+
+    def change(self, resp: Any) -> None:
+        resp.header.revision -= self.rng.randint(20, 40)
 
 
 @dataclass
-class WrongKvMeta(Bug):
+class WrongKvMeta(_ResponseBug):
     """A read returns a key with the wrong version or mod_revision."""
 
     name = "wrong-kv-meta"
     check = "linearizability"
     summary = "a read returns a key with its version or mod_revision off by one"
+    method = KV_RANGE
+    response = pb.RangeResponse
 
-    def unary(self, method: str, request: bytes, forward: Forward) -> bytes:
-        out = forward(request)
-        if method == KV_RANGE:
-            resp = pb.RangeResponse.FromString(out)
-            if resp.kvs and self.take(0.1, "kv metadata changed"):
-                kv = resp.kvs[self.rng.randrange(len(resp.kvs))]
-                if self.rng.random() < 0.5:
-                    kv.version += 1
-                else:
-                    kv.mod_revision += 1
-                return resp.SerializeToString()
-        return out
+    def eligible(self, request: bytes, resp: Any) -> bool:
+        return _linearizable_read(request) and bool(resp.kvs)
+
+    def change(self, resp: Any) -> None:
+        kv = resp.kvs[self.rng.randrange(len(resp.kvs))]
+        if self.rng.random() < 0.5:
+            kv.version += 1
+        else:
+            kv.mod_revision += 1
 
 
 @dataclass
-class TxnWrongBranch(Bug):
+class TxnWrongBranch(_ResponseBug):
     """A txn reports the other branch than the one etcd took."""
 
     name = "txn-wrong-branch"
     check = "linearizability"
     summary = "a txn response reports succeeded flipped"
+    method = KV_TXN
+    response = pb.TxnResponse
 
-    def unary(self, method: str, request: bytes, forward: Forward) -> bytes:
-        out = forward(request)
-        if method == KV_TXN:
-            req = pb.TxnRequest.FromString(request)
-            if req.compare and self.take(0.1, "txn succeeded flipped"):
-                resp = pb.TxnResponse.FromString(out)
-                resp.succeeded = not resp.succeeded
-                return resp.SerializeToString()
-        return out
+    def eligible(self, request: bytes, resp: Any) -> bool:
+        return bool(pb.TxnRequest.FromString(request).compare)
+
+    def change(self, resp: Any) -> None:
+        resp.succeeded = not resp.succeeded
 
 
 class _WatchBug(Bug):
