@@ -155,6 +155,12 @@ def _anomaly_card(p: Page, a: dict[str, Any]) -> str:
     ]
     parts.append(f"<p>{_e(a['message'])}</p>")
     details = dict(a.get("details") or {})
+    known = details.pop("known_bug", None)
+    if isinstance(known, dict):
+        parts.append(
+            f'<p class="known-bug"><b>Known etcd bug {_e(known.get("id"))}</b> '
+            f"(fixed in {_e(known.get('fixed_in'))}): {_e(known.get('title'))} <code>{_e(known.get('url'))}</code></p>"
+        )
     if "expected" in details or "observed" in details:
         exp, obs = details.pop("expected", None), details.pop("observed", None)
         subject = by_id.get(a["ops"][0]) if len(a["ops"]) == 1 else None
