@@ -85,3 +85,35 @@ def test_matrix_stops_within_its_budget_and_writes_junit(
     summary = json.loads((tmp_path / "m" / "summary.json").read_text())
     assert [r["verdict"] for r in summary["runs"]] == ["ok"] * len(cases)
     assert not any((tmp_path / "m").glob("smoke-*")), "passing runs leave only their summary line"
+
+
+def _result(known: list[str], unexplained: int, tmp_path: Path) -> object:
+    from harness.runner import RunResult
+
+    summary = {"ops": 10, "known_bugs": known, "unexplained_anomalies": unexplained, "faults": []}
+    return RunResult(tmp_path, "illegal", [{"kind": "watch-bad-start"}], summary, "etcd-harness reproduce x")
+
+
+@pytest.mark.parametrize(
+    ("known", "unexplained", "allow", "code"),
+    [
+        (["etcd-io/etcd#18089"], 0, True, 0),
+        (["etcd-io/etcd#18089"], 0, False, 1),
+        (["etcd-io/etcd#18089"], 1, True, 1),
+        ([], 1, True, 1),
+    ],
+)
+def test_allow_known_bugs_only_excuses_runs_fully_explained(
+    known: list[str],
+    unexplained: int,
+    allow: bool,
+    code: int,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from harness.cli.run import report_result
+
+    assert report_result(_result(known, unexplained, tmp_path), allow_known_bugs=allow) == code
+    out = capsys.readouterr().out
+    if known:
+        assert "known etcd bugs: etcd-io/etcd#18089" in out

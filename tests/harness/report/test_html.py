@@ -171,7 +171,12 @@ def test_empty_history_renders() -> None:
 
 
 def test_known_etcd_bug_is_named_in_the_report() -> None:
-    path = Path(__file__).resolve().parents[2] / "data" / "regressions" / "etcd-18089-watch-misses-compacted-delete"
+    path = (
+        Path(__file__).resolve().parents[2]
+        / "data"
+        / "regressions"
+        / "etcd-18089-watch-misses-compacted-delete"
+    )
     hist = load_history(str(path / "history.jsonl.xz"))
     page = render_report(hist, run_check(hist))
     assert "Known etcd bug etcd-io/etcd#18089" in page and "fixed in 3.4.34, 3.5.16" in page
