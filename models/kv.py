@@ -37,6 +37,9 @@ class KeyValue(BaseModel):
             by_key.setdefault(op.input["key"], []).append(op)
         return [by_key[k] for k in sorted(by_key)]
 
+    def observes_only(self, input: Any, output: Any) -> bool:
+        return bool(input["kind"] == "get")
+
     def describe_operation(self, input: Any, output: Any) -> str:
         kind = input["kind"]
         if kind == "get":

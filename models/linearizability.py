@@ -174,6 +174,11 @@ def _search(
     inputs = [op.input for op in ops]
     outputs = [None if op.status == "unknown" else op.output for op in ops]
     optional = [op.effective_return == INFINITY for op in ops]
+    observes_only = getattr(model, "observes_only", None)
+    observer = [
+        not optional[i] and observes_only is not None and bool(observes_only(inputs[i], outputs[i]))
+        for i in range(n)
+    ]
     step: Callable[[Any, Any, Any], tuple[bool, Any]] = model.step
 
     order = _entries(ops)
@@ -271,9 +276,9 @@ def _search(
                     continue
             entry = nxt[entry]
         else:
-            # Backtrack. A required op that left the state unchanged (a read, a failed
-            # cas) was placed as early as possible, which dominates placing it later, so
-            # its siblings need no try: keep popping past such ops.
+            # Backtrack. A required op that changes no state it is legal in (a read, a
+            # failed cas) was placed as early as possible, which dominates placing it
+            # later, so its siblings need no try: keep popping past such ops.
             while True:
                 if not stack:
                     witness = _witness(model, index, ops, best)
@@ -287,7 +292,7 @@ def _search(
                     return
                 top, before = stack.pop()
                 i = top >> 1
-                preserved = not optional[i] and before == state
+                preserved = observer[i]
                 state = before
                 if optional[i]:
                     ubits &= ~(1 << i)

@@ -36,6 +36,16 @@ class Model(Protocol):
 
     def describe_state(self, state: Any) -> str: ...
 
+    def observes_only(self, input: Any, output: Any) -> bool:
+        """True when the operation leaves every state it is legal in unchanged (a read).
+
+        The search places such an operation as early as it can and never tries it
+        later. Leaving a state unchanged once is not enough: a write of the value the
+        register already holds changes other states, so only the model can tell.
+        Optional; ``False`` only costs speed.
+        """
+        ...
+
 
 class BaseModel:
     """Defaults for the optional parts of the protocol."""
@@ -50,3 +60,6 @@ class BaseModel:
 
     def describe_state(self, state: Any) -> str:
         return repr(state)
+
+    def observes_only(self, input: Any, output: Any) -> bool:
+        return False

@@ -38,6 +38,10 @@ class CasRegister(BaseModel):
             return not matches, state
         raise ValueError(f"cas-register: unknown operation kind {kind!r}")
 
+    def observes_only(self, input: Any, output: Any) -> bool:
+        kind = input["kind"]
+        return kind == "read" or (kind == "cas" and output is not None and not output.get("ok"))
+
     def describe_operation(self, input: Any, output: Any) -> str:
         kind = input["kind"]
         if kind == "read":
