@@ -145,7 +145,9 @@ def test_a_write_of_the_current_value_may_still_be_needed_later() -> None:
         op(3, 11, 12, {"kind": "read"}, {"value": 1}),
     ]
     assert check(CasRegister(), ops).verdict == "ok"
-    assert check(CasRegister(), [*ops[:3], op(3, 11, 12, {"kind": "read"}, {"value": 0})]).verdict == "illegal"
+    assert (
+        check(CasRegister(), [*ops[:3], op(3, 11, 12, {"kind": "read"}, {"value": 0})]).verdict == "illegal"
+    )
     kv = [
         op(0, 0, 1, {"kind": "put", "key": "k", "value": "x"}, {}),
         op(1, 2, 10, {"kind": "put", "key": "k", "value": "x"}, {}),
