@@ -83,10 +83,18 @@ def attempt(args: argparse.Namespace, index: int, root: Path) -> dict[str, Any]:
             if a.get("details", {}).get("known_bug", {}).get("id") == "etcd-io/etcd#13766"
         ]
         print(
-            f"  attempt {index} run {i} seed {seed}: {res.verdict}, {s.get('acked_writes_per_s')} acked writes/s, "
+            f"  attempt {index} run {i} seed {seed}: {res.verdict}, {s.get('acked_writes_per_s')} acked writes/s, {s.get('revisions_per_s')} revisions/s, "
             f"{kills} kills so far, known bugs {s.get('known_bugs', [])}, unexplained {len(unexplained)}",
             flush=True,
         )
+        if res.verdict == "unknown":
+            # Not a finding, but never thrown away: the check could not decide this one.
+            keep = root / f"unknown-attempt{index}-seed{seed}"
+            shutil.rmtree(keep, ignore_errors=True)
+            out.rename(keep)
+            print(f"    check ended unknown ({s.get('reason') or 'budget'}): kept {keep}", flush=True)
+            traffic += run_traffic
+            continue
         if lost or unexplained:
             found = lost + unexplained
             evidence = first_evidence_s(out, found)

@@ -373,6 +373,8 @@ def _conclude(
         anomalies = [dataclasses.asdict(a) for a in res.anomalies]
         explanation = _explain(hist, res)
         summary = _summary(hist, plan, verdict, anomalies, stats, check_seconds, reproduce, interrupted)
+        if res.reason:
+            summary["reason"] = res.reason
         summary["known_bugs"] = res.known_bugs()
         summary["unexplained_anomalies"] = len(res.unexplained)
         with contextlib.suppress(Exception):
@@ -402,6 +404,18 @@ def _explain(hist: Any, res: Any) -> list[str]:
         return [a.message for a in res.anomalies[:5]]
 
 
+def _acknowledged_write(inp: dict[str, Any], status: str, output: Any) -> bool:
+    """An ``ok`` request that asked for a change: a txn counts only when the branch it
+    took holds a put or delete (a lost compare that only read is not a write)."""
+    if status != "ok" or not isinstance(output, dict) or "error" in output:
+        return False
+    kind = inp.get("kind")
+    if kind == "txn":
+        branch = inp.get("success" if output.get("succeeded") else "failure") or []
+        return any(sub.get("kind") in ("put", "delete", "txn") for sub in branch)
+    return kind in ("put", "delete", "lease_grant", "lease_revoke", "compact")
+
+
 def _summary(
     hist: Any,
     plan: Plan,
@@ -419,13 +433,13 @@ def _summary(
     by_status = Tally(o.status for o in ops)
     end = max((o.ret or o.call for o in ops), default=0)
     duration_s = end / 1e9 if end else 0.0
-    writes_ok = sum(
-        1
+    writes_ok = sum(1 for o in ops if _acknowledged_write(o.input, o.status, o.output))
+    headers = [
+        int((o.output.get("header") or {}).get("revision") or 0)
         for o in ops
-        if o.status == "ok"
-        and o.input.get("kind") in ("put", "delete", "txn", "lease_grant", "lease_revoke", "compact")
-        and not (isinstance(o.output, dict) and "error" in o.output)
-    )
+        if o.status == "ok" and isinstance(o.output, dict)
+    ]
+    revisions = max(headers, default=1) - min(headers, default=1)
     faults = []
     starts = {f.id: f for f in hist.faults if f.phase == "start"}
     ends = {f.id: f for f in hist.faults if f.phase == "end"}
@@ -454,6 +468,7 @@ def _summary(
         "ops_by_status": dict(by_status),
         "qps": round(len(ops) / duration_s, 1) if duration_s else 0.0,
         "acked_writes_per_s": round(writes_ok / duration_s, 1) if duration_s else 0.0,
+        "revisions_per_s": round(revisions / duration_s, 1) if duration_s else 0.0,
         "watch_messages": len(hist.watches),
         "errors": stats.get("errors", {}),
         "faults": faults,

@@ -34,6 +34,8 @@ class Scenario:
     snapshot_count: int | None = None
     etcd_args: tuple[str, ...] = field(default_factory=tuple)
     keyspace: int = 16
+    #: The operation mix as (template kind, weight) pairs; empty: the profile's own.
+    op_mix: tuple[tuple[str, int], ...] = ()
     #: Watchers send progress requests during traffic (etcd-io/etcd#15220 on old builds).
     request_progress: bool = False
     #: Wait for a healthy cluster before and after each fault; off for kill storms that

@@ -133,6 +133,19 @@ _ALL = [
         duration=60.0,
         qps=None,
         clients=64,
+        keyspace=64,
+        # Mostly plain puts, like the script that first reproduced it here: the bug needs
+        # a high rate of applied writes, and optimistic updates under contention lose
+        # most of their compares.
+        op_mix=(
+            ("put", 45),
+            ("k8s-update", 25),
+            ("k8s-get", 15),
+            ("k8s-list", 5),
+            ("k8s-create", 4),
+            ("k8s-delete", 5),
+            ("compact", 1),
+        ),
         fault_interval=(0.5, 1.5),
         watchers_per_member=1,
         fault_health_checks=False,

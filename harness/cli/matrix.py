@@ -89,7 +89,8 @@ def matrix_cmd(args: argparse.Namespace) -> int:
                     "reproduce": res.reproduce,
                     "dir": str(res.out_dir),
                     "summary": {
-                        k: res.summary.get(k) for k in ("ops", "qps", "acked_writes_per_s", "faults")
+                        k: res.summary.get(k)
+                        for k in ("ops", "qps", "acked_writes_per_s", "revisions_per_s", "faults")
                     },
                 }
                 if verdict == "ok":

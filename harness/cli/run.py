@@ -160,7 +160,7 @@ def report_result(result: Any, *, allow_known_bugs: bool = False) -> int:
     s = result.summary
     print(
         f"{result.verdict.upper()}: {s.get('ops', 0)} ops in {s.get('duration_s', 0)} s "
-        f"({s.get('qps', 0)} ops/s, {s.get('acked_writes_per_s', 0)} acked writes/s), "
+        f"({s.get('qps', 0)} ops/s, {s.get('acked_writes_per_s', 0)} acked writes/s, {s.get('revisions_per_s', 0)} revisions/s), "
         f"{len(s.get('faults', []))} faults, checked in {s.get('check_seconds', 0)} s"
     )
     for line in result.explanation:

@@ -62,6 +62,9 @@ class ClientState:
     lease: int = 0
     leases_granted: int = 0
     page: tuple[str, int] | None = None  # next key and revision of a paginated list
+    #: The key of the last optimistic update that lost its compare: the apiserver's
+    #: GuaranteedUpdate retries it with the revision the failure branch read.
+    conflict: str | None = None
 
     def learn(self, op: Op, output: Any) -> None:
         if not isinstance(output, dict) or "error" in output:
@@ -116,6 +119,8 @@ def build(profile: str, keyspace: int, t: OpTemplate, st: ClientState, seq: int,
             [put_op(key, value), range_op(other)],
             [range_op(key), put_op(other, value + "f")],
         )
+    if kind == "k8s-update" and st.conflict is not None:
+        key, st.conflict = st.conflict, None
     if kind in ("cas", "k8s-update", "k8s-create", "k8s-delete"):
         rev = 0 if kind == "k8s-create" else st.mod_revision.get(key, 0)
         action = delete_op(key) if kind == "k8s-delete" else put_op(key, value)
@@ -161,6 +166,10 @@ def after(op: Op, status: str, output: Any, st: ClientState) -> None:
         st.lease = 0
     if status == "ok":
         st.learn(op, output)
+        if kind == "txn" and isinstance(output, dict) and output.get("succeeded") is False:
+            cmp = op["compare"]
+            if len(cmp) == 1 and cmp[0]["target"] == "mod" and cmp[0]["key"] in st.mod_revision:
+                st.conflict = cmp[0]["key"]
     if (
         kind == "range"
         and op.get("limit")

@@ -116,7 +116,7 @@ def key_prefix(profile: str) -> str:
 
 
 def _programs(scn: Scenario) -> st.SearchStrategy[list[ClientProgram]]:
-    weights = PROFILES[scn.profile]
+    weights = dict(scn.op_mix) if scn.op_mix else PROFILES[scn.profile]
     kinds = [k for k, w in weights.items() for _ in range(w)]
     template = st.builds(
         OpTemplate,

@@ -24,9 +24,8 @@ def check_convergence(
     """``quiescent_after``: the time traffic stopped (last return); only samples taken
     after it are compared on revision. None: compare each member's last sample."""
     out: list[Anomaly] = []
-    good = [s for s in statuses if s.error is None]
     hashes: dict[tuple[int, int], dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for s in good:
+    for s in statuses:
         if s.hash is not None and s.hash_revision is not None:
             hashes[(s.hash_revision, s.compact_revision or 0)][s.hash].append(s.member)
     differ = [
@@ -57,8 +56,10 @@ def check_convergence(
         if len(differ) > 1:
             details["differing_samples"] = len(differ)
         out.append(Anomaly("divergence", msg, members=members, details=details))
+    # A sample whose HashKV failed (e.g. compacted on that member) still carries the
+    # Status it got first: its revision and applied index count.
     last: dict[str, StatusRecord] = {}
-    for s in good:
+    for s in statuses:
         if s.revision is None:
             continue
         if quiescent_after is not None and s.time < quiescent_after:

@@ -39,6 +39,8 @@ def test_smoke_run_passes_and_leaves_artifacts(tmp_path: Path) -> None:
     hashes = {s.hash for s in hist.statuses if s.hash is not None}
     assert len(hashes) == 1, "members converged to one KV hash"
     summary = json.loads((out / "summary.json").read_text())
+    assert 0 < summary["revisions_per_s"] <= summary["qps"]
+    summary = json.loads((out / "summary.json").read_text())
     assert summary["verdict"] == "ok" and summary["ops"] == len(hist.ops)
     assert res.reproduce == f"etcd-harness reproduce {out}"
 
@@ -77,3 +79,19 @@ def test_interrupt_keeps_history_and_leaves_nothing_running(tmp_path: Path) -> N
     assert any(n.text == "interrupted" for n in hist.notes)
     leftover = subprocess.run(["pgrep", "-f", f"--data-dir {out}"], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "no etcd member survives the harness"
+
+
+def test_a_txn_that_only_read_is_not_counted_as_a_write() -> None:
+    from harness.runner import _acknowledged_write
+
+    txn = {
+        "kind": "txn",
+        "compare": [{"key": "a", "target": "mod", "result": "=", "value": 3}],
+        "success": [{"kind": "put", "key": "a", "value": "x"}],
+        "failure": [{"kind": "range", "key": "a"}],
+    }
+    assert _acknowledged_write(txn, "ok", {"header": {"revision": 9}, "succeeded": True})
+    assert not _acknowledged_write(txn, "ok", {"header": {"revision": 8}, "succeeded": False})
+    assert not _acknowledged_write(txn, "unknown", None)
+    assert _acknowledged_write({"kind": "put", "key": "a"}, "ok", {"header": {"revision": 2}})
+    assert not _acknowledged_write({"kind": "range", "key": "a"}, "ok", {"header": {"revision": 2}})

@@ -74,3 +74,33 @@ def test_paginated_list_continues_at_the_first_page_revision() -> None:
     assert nxt["key"] == "/registry/pods/default/0002\x00" and nxt["revision"] == 40
     ops.after(nxt, "ok", {"error": "compacted"}, st)
     assert st.page is None
+
+
+def test_a_lost_update_is_retried_on_its_key_with_the_revision_it_read() -> None:
+    from harness.traffic.plan import OpTemplate
+
+    st = ops.ClientState(client=1)
+    upd = ops.build("kubernetes", 16, OpTemplate("k8s-update", 3, 0), st, 0, 0)
+    key = upd["compare"][0]["key"]
+    assert upd["compare"][0]["value"] == 0
+    lost = {
+        "header": {"revision": 50},
+        "succeeded": False,
+        "responses": [
+            {"kind": "range", "kvs": [{"key": key, "mod_revision": 42}], "count": 1, "more": False}
+        ],
+    }
+    ops.after(upd, "ok", lost, st)
+    assert st.conflict == key
+    # Whatever key the next update's template names, it retries the lost one.
+    retry = ops.build("kubernetes", 16, OpTemplate("k8s-update", 9, 0), st, 1, 0)
+    assert retry["compare"] == [{"key": key, "target": "mod", "result": "=", "value": 42}]
+    assert st.conflict is None
+    ops.after(retry, "ok", {"header": {"revision": 51}, "succeeded": True, "responses": [{}]}, st)
+    assert st.conflict is None and st.mod_revision[key] == 51
+
+
+def test_a_scenario_may_set_its_own_operation_mix() -> None:
+    plan = make_plan(get_scenario("issue-13766"), 3)
+    kinds = {t.kind for c in plan.clients for t in c.program}
+    assert "put" in kinds and kinds <= {k for k, _ in get_scenario("issue-13766").op_mix}

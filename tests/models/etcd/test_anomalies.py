@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from harness.history.history import History
-from harness.history.records import StatusRecord
+from harness.history.records import ErrorInfo, StatusRecord
 from models.etcd import check_history
 from tests.models.etcd.builders import H, del_ev, kv, put_ev
 
@@ -240,6 +240,23 @@ def divergence_revision(bad: bool) -> History:
     return h.history()
 
 
+def divergence_revision_hash_failed(bad: bool) -> History:
+    """As seen on 3.5.1 (etcd-io/etcd#13766): the two members ahead had compacted past the
+    common revision, so their HashKV failed, yet their Status (revision, applied index)
+    was read first and still shows the split."""
+    h = base()
+    compacted = ErrorInfo(
+        code="OUT_OF_RANGE", message="etcdserver: mvcc: required revision has been compacted"
+    )
+    for m, rev in (("m1", 4), ("m2", 4), ("m3", 3 if bad else 4)):
+        h.statuses.append(
+            StatusRecord(
+                time=100, member=m, revision=rev, raft_applied_index=9, error=None if m == "m3" else compacted
+            )
+        )
+    return h.history()
+
+
 def lease_put_after_revoke(bad: bool) -> History:
     h = H()
     h.op({"kind": "lease_grant", "id": 5, "ttl": 600}, {"header": {"revision": 1}, "id": 5, "ttl": 600}, 1, 2)
@@ -303,6 +320,7 @@ CASES: list[tuple[str, Callable[[bool], History]]] = [
     ("stale-read", serializable_from_future),
     ("divergence", divergence_hash),
     ("divergence", divergence_revision),
+    ("divergence", divergence_revision_hash_failed),
 ]
 
 
