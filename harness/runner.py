@@ -290,6 +290,10 @@ def _settle_and_sample(
             rec = Recorder(c, writer, clock, ids, FINAL_CLIENT_BASE + i)
             rec.execute(range_op(p, prefix_end(p)), 5.0)
             rec.execute(range_op(p, prefix_end(p), serializable=True), 5.0)
+    # Status after every final read: the convergence check compares revisions only in
+    # samples taken once the last operation returned.
+    for ep in endpoints:
+        with EtcdClient(ep, timeout=5.0) as c:
             sample = StatusRecord(time=0, member=ep)
             try:
                 st = c.status(timeout=5.0)

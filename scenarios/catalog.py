@@ -124,7 +124,7 @@ _ALL = [
     Scenario(
         name="issue-13766",
         description=(
-            "etcd-io/etcd#13766: unthrottled writes from 64 clients, a random member SIGKILLed every "
+            "etcd-io/etcd#13766: unthrottled writes (mostly puts) from 64 clients, a random member SIGKILLed every "
             "0.5-1.5 s (even while it catches up after its restart) and restarted 0.5-1 s later, "
             "default --snapshot-count"
         ),

@@ -219,14 +219,23 @@ def check_lost_writes(ops: Sequence[OpRecord], watches: Sequence[WatchRecord] = 
     for (member, _rev), (a, s) in sorted(stale.items(), key=lambda x: (x[0][0], x[0][1])):
         w = op_by_id[a.op]
         shown = f"mod_revision {s.mod_revision}" if s.mod_revision else "no such key"
+        details: dict[str, Any] = {"revision": a.revision, "observed_mod_revision": s.mod_revision}
+        msg = (
+            f"acknowledged write op {a.op} ({describe(w.input, w.output)}) is missing on member {member}: "
+            f"{s.source} read {a.key!r} at revision {s.read_revision} and got {shown}"
+        )
+        if w.member and w.member != member:
+            # Either member may be the broken one: the reader misses the write, or the
+            # member that acknowledged it numbers revisions differently (it lost writes).
+            details["acknowledged_by"] = w.member
+            msg += f" (the write was acknowledged by {w.member}; the two disagree on revision {a.revision})"
         out.append(
             Anomaly(
                 "lost-write",
-                f"acknowledged write op {a.op} ({describe(w.input, w.output)}) is missing on member {member}: "
-                f"{s.source} read {a.key!r} at revision {s.read_revision} and got {shown}",
+                msg,
                 [a.op] + ([s.op] if s.op is not None else []),
                 members=[member],
-                details={"revision": a.revision, "observed_mod_revision": s.mod_revision},
+                details=details,
             )
         )
     reported = {(a.op, m) for (m, _), (a, _) in stale.items()}
