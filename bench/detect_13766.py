@@ -93,8 +93,6 @@ def attempt(args: argparse.Namespace, index: int, root: Path) -> dict[str, Any]:
             shutil.rmtree(keep, ignore_errors=True)
             out.rename(keep)
             print(f"    check ended unknown ({s.get('reason') or 'budget'}): kept {keep}", flush=True)
-            traffic += run_traffic
-            continue
         if lost or unexplained:
             found = lost + unexplained
             evidence = first_evidence_s(out, found)

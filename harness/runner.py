@@ -35,6 +35,7 @@ from harness.traffic.ops import prefix_end, range_op
 from harness.traffic.plan import Plan, key_prefix, make_plan
 from harness.traffic.watchers import PROGRESS_NOTIFY_FLAG, Watchers
 from harness.traffic.workload import Traffic
+from models.etcd.requests import header_revision, writes_of
 from scenarios import Scenario, get_scenario
 
 #: Client ids above this are the harness's own (watchers, final reads).
@@ -285,15 +286,15 @@ def _settle_and_sample(
         time.sleep(0.2)
     common = min(revisions.values()) if revisions else None
     hashes: dict[str, tuple[int, int]] = {}
-    for i, ep in enumerate(endpoints):
-        with EtcdClient(ep, timeout=5.0) as c:
+    with contextlib.ExitStack() as stack:
+        clients = [stack.enter_context(EtcdClient(ep, timeout=5.0)) for ep in endpoints]
+        for i, c in enumerate(clients):
             rec = Recorder(c, writer, clock, ids, FINAL_CLIENT_BASE + i)
             rec.execute(range_op(p, prefix_end(p)), 5.0)
             rec.execute(range_op(p, prefix_end(p), serializable=True), 5.0)
-    # Status after every final read: the convergence check compares revisions only in
-    # samples taken once the last operation returned.
-    for ep in endpoints:
-        with EtcdClient(ep, timeout=5.0) as c:
+        # Status after every final read: the convergence check compares revisions only
+        # in samples taken once the last operation returned.
+        for ep, c in zip(endpoints, clients, strict=True):
             sample = StatusRecord(time=0, member=ep)
             try:
                 st = c.status(timeout=5.0)
@@ -409,15 +410,14 @@ def _explain(hist: Any, res: Any) -> list[str]:
 
 
 def _acknowledged_write(inp: dict[str, Any], status: str, output: Any) -> bool:
-    """An ``ok`` request that asked for a change: a txn counts only when the branch it
-    took holds a put or delete (a lost compare that only read is not a write)."""
+    """An ``ok`` request that changed something: kv writes as the etcd model reads their
+    responses (a txn that lost its compare and only read is not a write), plus lease
+    grants and compactions."""
     if status != "ok" or not isinstance(output, dict) or "error" in output:
         return False
-    kind = inp.get("kind")
-    if kind == "txn":
-        branch = inp.get("success" if output.get("succeeded") else "failure") or []
-        return any(sub.get("kind") in ("put", "delete", "txn") for sub in branch)
-    return kind in ("put", "delete", "lease_grant", "lease_revoke", "compact")
+    if inp.get("kind") in ("lease_grant", "compact"):
+        return True
+    return writes_of(inp, output) is not False
 
 
 def _summary(
@@ -438,11 +438,7 @@ def _summary(
     end = max((o.ret or o.call for o in ops), default=0)
     duration_s = end / 1e9 if end else 0.0
     writes_ok = sum(1 for o in ops if _acknowledged_write(o.input, o.status, o.output))
-    headers = [
-        int((o.output.get("header") or {}).get("revision") or 0)
-        for o in ops
-        if o.status == "ok" and isinstance(o.output, dict)
-    ]
+    headers = [r for o in ops if o.status == "ok" and (r := header_revision(o.output))]
     revisions = max(headers, default=1) - min(headers, default=1)
     faults = []
     starts = {f.id: f for f in hist.faults if f.phase == "start"}

@@ -38,7 +38,7 @@ class KeyValue(BaseModel):
         return [by_key[k] for k in sorted(by_key)]
 
     def observes_only(self, input: Any, output: Any) -> bool:
-        return bool(input["kind"] == "get")
+        return input["kind"] == "get"
 
     def describe_operation(self, input: Any, output: Any) -> str:
         kind = input["kind"]

@@ -174,11 +174,8 @@ def _search(
     inputs = [op.input for op in ops]
     outputs = [None if op.status == "unknown" else op.output for op in ops]
     optional = [op.effective_return == INFINITY for op in ops]
-    observes_only = getattr(model, "observes_only", None)
-    observer = [
-        not optional[i] and observes_only is not None and bool(observes_only(inputs[i], outputs[i]))
-        for i in range(n)
-    ]
+    observes_only = getattr(model, "observes_only", lambda _input, _output: False)
+    observer = [not optional[i] and bool(observes_only(inputs[i], outputs[i])) for i in range(n)]
     step: Callable[[Any, Any, Any], tuple[bool, Any]] = model.step
 
     order = _entries(ops)

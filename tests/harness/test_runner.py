@@ -90,8 +90,10 @@ def test_a_txn_that_only_read_is_not_counted_as_a_write() -> None:
         "success": [{"kind": "put", "key": "a", "value": "x"}],
         "failure": [{"kind": "range", "key": "a"}],
     }
-    assert _acknowledged_write(txn, "ok", {"header": {"revision": 9}, "succeeded": True})
-    assert not _acknowledged_write(txn, "ok", {"header": {"revision": 8}, "succeeded": False})
+    won = {"header": {"revision": 9}, "succeeded": True, "responses": [{"kind": "put"}]}
+    lost = {"header": {"revision": 8}, "succeeded": False, "responses": [{"kind": "range", "kvs": []}]}
+    assert _acknowledged_write(txn, "ok", won)
+    assert not _acknowledged_write(txn, "ok", lost)
     assert not _acknowledged_write(txn, "unknown", None)
     assert _acknowledged_write({"kind": "put", "key": "a"}, "ok", {"header": {"revision": 2}})
     assert not _acknowledged_write({"kind": "range", "key": "a"}, "ok", {"header": {"revision": 2}})
