@@ -29,7 +29,13 @@ us theirs. So instead of searching orders we replay:
    ``prev_kv`` or watch event) come first, then unnamed ones in call order (earliest
    first, which is the best choice for the time bounds), then ones named elsewhere.
    Observations from linearizable responses are exact constraints and prune candidates
-   outright.
+   outright, and so does what they imply about keys: no write to a key that a later
+   read, prev_kv or txn read shows unchanged since before the gap; no put that would
+   take a key past the next version observed for it; at a revision where a key was
+   observed created, only a writer that creates it. Unnamed candidates whose key falls
+   short of its next observed version come first. Without these, a crash with hundreds
+   of requests in flight leaves runs of gaps whose wrong fillers only show after the
+   run, and the search permutes the whole run.
 4. **Replay.** Revisions are replayed once, in order, into a
    :class:`~models.etcd.state.Store`: each write's predicted response must equal the
    one observed, then each observer of that revision is answered from the store and
@@ -52,7 +58,7 @@ Serializable reads and defragment are not linearizable and are left to
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -371,13 +377,45 @@ def check_revisions(
     key_reads: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for lst in observers.values():
         for op in lst:
-            if op.input.get("kind") != "range" or op.input.get("count_only"):
-                continue
-            rr = int(op.input.get("revision") or 0) or (header_revision(op.output) or 0)
-            for d in op.output.get("kvs") or []:
+            for rr, d in _range_reads(op.input, op.output, header_revision(op.output) or 0):
                 key_reads[str(d.get("key"))].append((rr, int(d.get("mod_revision") or 0)))
+    # An acknowledged put's prev_kv (a delete's prev_kvs) is a read of its keys just
+    # before its revision. Without these, put-only traffic leaves an unknown put to a key
+    # free to fill any gap, and the mistake only shows at the key's next write, after
+    # every gap between has been permuted.
+    for rev, op in fixed.items():
+        kind = op.input.get("kind")
+        if kind == "put":
+            prevs = [op.output.get("prev_kv")]
+        elif kind == "delete":
+            prevs = op.output.get("prev_kvs") or []
+        else:
+            continue
+        for d in prevs:
+            if isinstance(d, dict) and d.get("mod_revision"):
+                key_reads[str(d.get("key"))].append((rev - 1, int(d["mod_revision"])))
     for lst2 in key_reads.values():
         lst2.sort()
+    # Per key, the (revision, version, create_revision) of what linearizable responses
+    # showed, and the revisions of acknowledged puts to it: a key's version counts its
+    # puts since its creation, so a candidate put that would push the version past the
+    # next one observed cannot be right. This prunes at the gap what the replay would
+    # otherwise find only at that observation, after permuting every gap in between.
+    versions_seen: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+    # Keys that responses show were created at a revision: its writer put them.
+    created_at: dict[int, set[str]] = defaultdict(set)
+    for ob in observations:
+        if ob.exact and ob.kv is not None and 1 < ob.revision <= n:
+            versions_seen[ob.key].append((ob.revision, ob.kv.version, ob.kv.create_revision))
+            created_at[ob.kv.create_revision].add(ob.key)
+    for lst3 in versions_seen.values():
+        lst3.sort()
+    acked_puts: dict[str, list[int]] = defaultdict(list)
+    for rev, op in fixed.items():
+        for k in _put_keys(op.input, op.output):
+            acked_puts[k].append(rev)
+    for lst4 in acked_puts.values():
+        lst4.sort()
 
     def contradicted(r: int, changes: list[tuple[str, KV | None]]) -> bool:
         for k, _ in changes:
@@ -387,6 +425,69 @@ def check_revisions(
                 if i < len(seen) and seen[i][1] < r:
                     return True
         return False
+
+    def over_version(r: int, changes: list[tuple[str, KV | None]]) -> bool:
+        made = created_at.get(r)
+        if made:
+            ch = dict(changes)
+            for k in made:
+                kv = ch.get(k)
+                if kv is None or kv.create_revision != r:
+                    return True
+        for k, kv in changes:
+            seen = versions_seen.get(k)
+            if not seen:
+                continue
+            i = bisect_left(seen, (r, -1, -1))
+            if i == len(seen):
+                continue
+            m, v, c = seen[i]
+            if c >= r:
+                continue
+            # The key lives from c through m: this write cannot delete or recreate it,
+            # and its puts up to m (this one, the acknowledged ones after it, and the
+            # one at m) are v.
+            if kv is None or kv.create_revision != c:
+                return True
+            puts = acked_puts.get(k, ())
+            at_m = m > r and m not in fixed
+            if kv.version + bisect_right(puts, m) - bisect_right(puts, r) + at_m > v:
+                return True
+        return False
+
+    def deficit(k: str, r: int) -> int | None:
+        """The revision by which key ``k`` still needs a put that no acknowledged or
+        named write supplies (its next observed version says so), or None."""
+        seen = versions_seen.get(k)
+        if not seen:
+            return None
+        i = bisect_left(seen, (r, -1, -1))
+        if i == len(seen):
+            return None
+        m, v, c = seen[i]
+        cur = store.get(k, 0)
+        if c >= r or cur is None or cur.create_revision != c:
+            return None
+        puts = acked_puts.get(k, ())
+        supplied = cur.version + bisect_right(puts, m) - bisect_left(puts, r) + (m not in fixed)
+        return m if supplied < v else None
+
+    def deficit_first(cands: list[Operation], r: int) -> list[Operation]:
+        """Unnamed candidates whose key falls short of its next observed version, the
+        most urgent first (earliest deadline): an unobserved put is usually one that a
+        later put overwrote, and the version count is what tells where it went."""
+        urgent: list[tuple[int, int, Operation]] = []
+        rest: list[Operation] = []
+        for i, op in enumerate(cands):
+            due = min((d for k in static[op.id][0] if (d := deficit(k, r)) is not None), default=None)
+            if due is None:
+                rest.append(op)
+            else:
+                urgent.append((due, i, op))
+        if not urgent:
+            return cands
+        urgent.sort(key=lambda t: (t[0], t[1]))
+        return [op for _, _, op in urgent] + rest
 
     def candidates(r: int) -> tuple[list[Operation], int]:
         first = [op for op in revokes.get(r, ()) if r not in fixed and op.call <= HI[r]]
@@ -401,6 +502,8 @@ def check_revisions(
                 elsewhere.append(op)
             else:
                 unnamed.append(op)
+        if unnamed:
+            unnamed = deficit_first(unnamed, r)
         order = first + at_r + unnamed + elsewhere
         if any(not ob.exact for ob in obs_at.get(r, ())) or any(c.lo <= r <= c.hi for c in coverage):
             # first only what fits every observation (watch events included), then the rest
@@ -445,7 +548,7 @@ def check_revisions(
                 continue
             if op.status == "ok" and canonical(op.input, res.output) != canonical(op.input, op.output):
                 continue
-            if contradicted(f.r, res.changes):
+            if contradicted(f.r, res.changes) or over_version(f.r, res.changes):
                 continue
             ch = dict(res.changes)
             obs = obs_at.get(f.r, ())
@@ -614,6 +717,38 @@ def check_revisions(
     if result.anomalies:
         result.verdict = "illegal"
     return result
+
+
+def _range_reads(req: dict[str, Any], output: Any, header: int) -> list[tuple[int, dict[str, Any]]]:
+    """(revision read, kv) of every kv a read-only request's ranges returned, those in
+    the branch its txn took included (a txn that lost its compare often reads the key)."""
+    kind = req.get("kind")
+    if not isinstance(output, dict):
+        return []
+    if kind == "range":
+        rr = int(req.get("revision") or 0) or header
+        return [(rr, d) for d in output.get("kvs") or [] if isinstance(d, dict)]
+    if kind != "txn":
+        return []
+    branch = req.get("success" if output.get("succeeded") else "failure") or []
+    out: list[tuple[int, dict[str, Any]]] = []
+    for sub, resp in zip(branch, output.get("responses") or [], strict=False):
+        out.extend(_range_reads(sub, resp, header))
+    return out
+
+
+def _put_keys(req: dict[str, Any], output: Any) -> list[str]:
+    """Keys an acknowledged write put (the branch its txn took)."""
+    kind = req.get("kind")
+    if kind == "put":
+        return [str(req["key"])]
+    if kind != "txn" or not isinstance(output, dict):
+        return []
+    branch = req.get("success" if output.get("succeeded") else "failure") or []
+    out: list[str] = []
+    for sub, resp in zip(branch, output.get("responses") or [], strict=False):
+        out.extend(_put_keys(sub, resp))
+    return out
 
 
 def _failure_anomaly(

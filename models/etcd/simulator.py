@@ -46,11 +46,17 @@ class SimConfig:
     lease_rate: float = 0.02
     txn_rate: float = 0.15
     delete_rate: float = 0.08
+    #: Puts, up to this share of all requests (after the kinds above); the rest read.
+    put_rate: float = 0.45
     history_read_rate: float = 0.03
     watches: int = 3
     progress_rate: float = 0.05
     members: tuple[str, ...] = ("m1", "m2", "m3")
     lease_ttl: int = 3600
+    #: Instants at which a member crashes with requests in flight: every write in
+    #: flight then loses its response (unknown outcome) though it applied, which leaves
+    #: runs of consecutive revisions that no acknowledged write explains.
+    crashes: int = 0
 
 
 @dataclass
@@ -96,6 +102,8 @@ def simulate(cfg: SimConfig) -> SimResult:
 
     for c in range(cfg.clients):
         push(rng.randrange(cfg.interval), "call", c)
+    span = cfg.ops * cfg.interval // max(1, cfg.clients)
+    crash_times = sorted(rng.randrange(span) for _ in range(cfg.crashes))
 
     def rand_key() -> str:
         return rng.choice(keys)
@@ -148,7 +156,7 @@ def simulate(cfg: SimConfig) -> SimResult:
                 return {"kind": "delete", "key": "k00", "range_end": "k01", "prev_kv": rng.random() < 0.5}
             return {"kind": "delete", "key": rand_key(), "range_end": None, "prev_kv": rng.random() < 0.5}
         x -= cfg.delete_rate
-        if x < 0.45:
+        if x < cfg.put_rate:
             lease = 0
             if client_leases[c] and rng.random() < 0.2:
                 lease = rng.choice(client_leases[c])
@@ -242,6 +250,10 @@ def simulate(cfg: SimConfig) -> SimResult:
             p = pending[payload]
             c = p.client
             rec_ret = p.ret
+            if p.status == "ok" and p.input["kind"] != "range" and crash_times:
+                i = bisect_right(crash_times, p.call)
+                if i < len(crash_times) and crash_times[i] <= t:
+                    p.status = "unknown"
             if p.status == "ok":
                 out = p.output
                 if p.input["kind"] == "compact" and isinstance(out, dict) and "header" in out:
