@@ -1,7 +1,7 @@
 """Time to detect etcd-io/etcd#13766 with the full harness, over independent attempts.
 
-Each attempt runs the `issue-13766` scenario (unthrottled kubernetes-style writes, a
-random member SIGKILLed every 0.5-1.5 s) again and again with fresh seeds until a run
+Each attempt runs the `issue-13766` scenario (unthrottled writes, a follower SIGKILLed
+every 0.2-0.6 s) again and again with fresh seeds until a run
 ends in a violation that no other known bug explains, or until the attempt's traffic
 budget is spent. Per attempt it prints the runs, kills, traffic seconds until the
 failing run ended (what a user waits for), when the first evidence appeared in that
@@ -29,6 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.runner import RunOptions, run  # noqa: E402
+from scenarios import get_scenario  # noqa: E402
 
 
 def first_evidence_s(out: Path, anomalies: list[dict[str, Any]]) -> float | None:
@@ -130,12 +131,16 @@ def main() -> int:
     g.add_argument("--etcd-version", default="3.5.1")
     ap.add_argument("--attempts", type=int, default=3)
     ap.add_argument("--budget", type=float, default=300.0, help="traffic seconds per attempt")
-    ap.add_argument("--run-seconds", type=float, default=60.0, help="traffic seconds per run")
+    ap.add_argument(
+        "--run-seconds", type=float, default=None, help="traffic seconds per run (default: the scenario's)"
+    )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="runs/detect-13766")
     args = ap.parse_args()
     if args.etcd:
         args.etcd_version = None
+    if args.run_seconds is None:
+        args.run_seconds = get_scenario("issue-13766").duration
     root = Path(args.out)
     root.mkdir(parents=True, exist_ok=True)
     label = args.etcd or args.etcd_version

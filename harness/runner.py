@@ -278,10 +278,17 @@ def _settle_and_sample(
     revisions: dict[str, int] = {}
     for _ in range(50):
         revisions = {}
+        applied: set[int] = set()
         for ep in endpoints:
             with contextlib.suppress(Exception), EtcdClient(ep, timeout=2.0) as c:
-                revisions[ep] = c.status(timeout=2.0).header.revision
-        if len(revisions) == len(endpoints) and len(set(revisions.values())) == 1:
+                st = c.status(timeout=2.0)
+                revisions[ep] = st.header.revision
+                applied.add(st.raftAppliedIndex)
+        if len(revisions) == len(endpoints) and (
+            len(set(revisions.values())) == 1 or (len(applied) == 1 and 0 not in applied)
+        ):
+            # Equal revisions, or every member applied the same log and they still
+            # differ: diverged, and waiting longer will not change it.
             break
         time.sleep(0.2)
     common = min(revisions.values()) if revisions else None

@@ -73,6 +73,8 @@ class Member:
     state: MemberState = "stopped"
     member_id: int = 0
     restarts: int = 0
+    #: time.monotonic() of the last restart (0: never restarted)
+    restarted_at: float = 0.0
 
     @property
     def client_url(self) -> str:
@@ -290,6 +292,7 @@ class Cluster(ABC):
             self._kill_member(m)
         self._launch(m, self.initial_cluster(), "existing")
         m.restarts += 1
+        m.restarted_at = time.monotonic()
         if wait:
             self.wait_healthy(wait, [m])
 

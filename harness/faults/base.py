@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from harness.cluster.base import Cluster, ClusterError, Member
 from harness.history.records import FaultRecord, NoteRecord
 
-TARGETS = ("random", "leader", "follower", "all-but-one", "minority", "all")
+TARGETS = ("random", "leader", "follower", "all-but-one", "minority", "all", "restarted")
 
 
 class FaultError(ClusterError):
@@ -27,7 +27,8 @@ class FaultError(ClusterError):
 
 
 def pick_targets(cluster: Cluster, rng: random.Random, target: str) -> list[Member]:
-    """Members for a target selector; leader/follower are read from the members' status."""
+    """Members for a target selector; leader/follower are read from the members' status,
+    ``restarted`` is the member the harness restarted last."""
     members = [m for m in cluster.members if m.state in ("running", "paused")]
     if not members:
         raise FaultError(f"cluster {cluster.name}: no running member to target")
@@ -35,6 +36,13 @@ def pick_targets(cluster: Cluster, rng: random.Random, target: str) -> list[Memb
         return [rng.choice(members)]
     if target == "all":
         return members
+    if target == "restarted":
+        # A crash loop: the member restarted last, hit again while it starts and
+        # catches up; before any restart, a follower (a leader kill stalls writes).
+        last = max(members, key=lambda m: m.restarted_at)
+        if last.restarted_at:
+            return [last]
+        target = "follower"
     if target in ("leader", "follower"):
         leader = cluster.wait_leader(10)
         if target == "leader":

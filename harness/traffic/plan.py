@@ -115,6 +115,18 @@ def key_prefix(profile: str) -> str:
     return "/registry/pods/" if profile == "kubernetes" else "key/"
 
 
+#: Templates over all client programs that one Hypothesis example can hold.
+PLAN_TEMPLATES = 1024
+
+
+def program_length(clients: int) -> int:
+    """The longest program a client may get. Hypothesis caps the choices one example may
+    make; a plan past the cap overruns and is drawn again and again (36 s for 128
+    clients of up to 16 templates), so many clients get shorter programs (up to 64
+    clients keep 16; from 257 on the floor of 4 no longer fits)."""
+    return max(4, min(16, PLAN_TEMPLATES // max(1, clients)))
+
+
 def _programs(scn: Scenario) -> st.SearchStrategy[list[ClientProgram]]:
     weights = dict(scn.op_mix) if scn.op_mix else PROFILES[scn.profile]
     kinds = [k for k, w in weights.items() for _ in range(w)]
@@ -125,13 +137,15 @@ def _programs(scn: Scenario) -> st.SearchStrategy[list[ClientProgram]]:
         arg=st.integers(0, 15),
     )
 
+    longest = program_length(scn.clients)
+
     @st.composite
     def build(draw: Any) -> list[ClientProgram]:
         out = []
         for c in range(scn.clients):
             # Half the clients are pinned to one member, the others rotate.
             member = draw(st.one_of(st.none(), st.integers(0, scn.members - 1)))
-            program = draw(st.lists(template, min_size=4, max_size=16))
+            program = draw(st.lists(template, min_size=4, max_size=longest))
             out.append(ClientProgram(client=c, member=member, program=program))
         return out
 

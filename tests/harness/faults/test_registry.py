@@ -80,6 +80,18 @@ def test_targets(tmp_path: Path) -> None:
         pick_targets(c, rng, "everyone")
 
 
+def test_restarted_target_is_a_crash_loop_on_the_member_restarted_last(tmp_path: Path) -> None:
+    c = StubCluster(tmp_path)
+    rng = random.Random(3)
+    # Before any restart: a follower, never the leader (m1).
+    assert all(pick_targets(c, rng, "restarted")[0] is not c.members[1] for _ in range(20))
+    c.members[2].restarted_at = 5.0
+    c.members[0].restarted_at = 7.0
+    assert pick_targets(c, rng, "restarted") == [c.members[0]]
+    c.members[0].state = "killed"
+    assert pick_targets(c, rng, "restarted") == [c.members[2]]
+
+
 def test_network_faults_unavailable_without_namespaces(tmp_path: Path) -> None:
     c = StubCluster(tmp_path)
     for name in ("partition", "loss"):
