@@ -1,7 +1,7 @@
 """Time to detect etcd-io/etcd#13766 with the full harness, over independent attempts.
 
-Each attempt runs the `issue-13766` scenario (unthrottled writes, a follower SIGKILLed
-every 0.2-0.6 s) again and again with fresh seeds until a run
+Each attempt runs the `issue-13766` scenario (unthrottled puts, a follower in a crash
+loop of SIGKILLs) again and again with fresh seeds until a run
 ends in a violation that no other known bug explains, or until the attempt's traffic
 budget is spent. Per attempt it prints the runs, kills, traffic seconds until the
 failing run ended (what a user waits for), when the first evidence appeared in that

@@ -74,6 +74,7 @@ from models.etcd.requests import (
     header_revision,
     leases_of,
     put_values,
+    taken_branch,
     writes_of,
 )
 from models.etcd.state import KV, Store, in_range, kv_from_dict
@@ -138,8 +139,7 @@ def observations_from_ops(ops: Iterable[Operation], *, exact: bool) -> list[Obse
                 if kv is not None and kv.mod_revision > 1:
                     out.append(Observation(kv.mod_revision, kv.key, kv, False, ex))
         elif kind == "txn":
-            branch = req.get("success" if output.get("succeeded") else "failure") or []
-            for sub, resp in zip(branch, output.get("responses") or [], strict=False):
+            for sub, resp in taken_branch(req, output):
                 walk(sub, resp)
 
     for op in ops:
@@ -426,6 +426,15 @@ def check_revisions(
                     return True
         return False
 
+    def next_seen(k: str, r: int) -> tuple[int, int, int] | None:
+        """(revision, version, create_revision) of the first observation of ``k`` at or
+        after revision ``r``."""
+        seen = versions_seen.get(k)
+        if not seen:
+            return None
+        i = bisect_left(seen, (r, -1, -1))
+        return seen[i] if i < len(seen) else None
+
     def over_version(r: int, changes: list[tuple[str, KV | None]]) -> bool:
         made = created_at.get(r)
         if made:
@@ -435,15 +444,10 @@ def check_revisions(
                 if kv is None or kv.create_revision != r:
                     return True
         for k, kv in changes:
-            seen = versions_seen.get(k)
-            if not seen:
+            nxt = next_seen(k, r)
+            if nxt is None or nxt[2] >= r:
                 continue
-            i = bisect_left(seen, (r, -1, -1))
-            if i == len(seen):
-                continue
-            m, v, c = seen[i]
-            if c >= r:
-                continue
+            m, v, c = nxt
             # The key lives from c through m: this write cannot delete or recreate it,
             # and its puts up to m (this one, the acknowledged ones after it, and the
             # one at m) are v.
@@ -458,13 +462,10 @@ def check_revisions(
     def deficit(k: str, r: int) -> int | None:
         """The revision by which key ``k`` still needs a put that no acknowledged or
         named write supplies (its next observed version says so), or None."""
-        seen = versions_seen.get(k)
-        if not seen:
+        nxt = next_seen(k, r)
+        if nxt is None:
             return None
-        i = bisect_left(seen, (r, -1, -1))
-        if i == len(seen):
-            return None
-        m, v, c = seen[i]
+        m, v, c = nxt
         cur = store.get(k, 0)
         if c >= r or cur is None or cur.create_revision != c:
             return None
@@ -730,9 +731,8 @@ def _range_reads(req: dict[str, Any], output: Any, header: int) -> list[tuple[in
         return [(rr, d) for d in output.get("kvs") or [] if isinstance(d, dict)]
     if kind != "txn":
         return []
-    branch = req.get("success" if output.get("succeeded") else "failure") or []
     out: list[tuple[int, dict[str, Any]]] = []
-    for sub, resp in zip(branch, output.get("responses") or [], strict=False):
+    for sub, resp in taken_branch(req, output):
         out.extend(_range_reads(sub, resp, header))
     return out
 
@@ -744,9 +744,8 @@ def _put_keys(req: dict[str, Any], output: Any) -> list[str]:
         return [str(req["key"])]
     if kind != "txn" or not isinstance(output, dict):
         return []
-    branch = req.get("success" if output.get("succeeded") else "failure") or []
     out: list[str] = []
-    for sub, resp in zip(branch, output.get("responses") or [], strict=False):
+    for sub, resp in taken_branch(req, output):
         out.extend(_put_keys(sub, resp))
     return out
 

@@ -36,7 +36,7 @@ from typing import Any
 from harness.history.records import OpRecord, WatchRecord
 from models.anomaly import Anomaly
 from models.etcd.model import describe
-from models.etcd.requests import header_revision, touched_keys, writes_of
+from models.etcd.requests import header_revision, taken_branch, touched_keys, writes_of
 from models.etcd.state import in_range, kv_from_dict
 
 
@@ -61,8 +61,7 @@ def _acked_writes(ops: Sequence[OpRecord]) -> list[_Acked]:
         elif kind == "delete" and not req.get("range_end") and int(output.get("deleted") or 0) > 0:
             out.append(_Acked(rev, op, req["key"], None))
         elif kind == "txn":
-            branch = req.get("success" if output.get("succeeded") else "failure") or []
-            for sub, resp in zip(branch, output.get("responses") or [], strict=False):
+            for sub, resp in taken_branch(req, output):
                 if isinstance(resp, dict):
                     walk(sub, resp, rev, op)
 

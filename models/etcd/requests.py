@@ -330,6 +330,12 @@ def header_revision(output: Any) -> int | None:
     return _rev(output) if isinstance(output, dict) else None
 
 
+def taken_branch(txn: dict[str, Any], output: dict[str, Any]) -> list[tuple[dict[str, Any], Any]]:
+    """(request, response) of each operation in the branch a txn's response says it took."""
+    branch = txn.get("success" if output.get("succeeded") else "failure") or []
+    return list(zip(branch, output.get("responses") or [], strict=False))
+
+
 def writes_of(req: dict[str, Any], output: Any) -> bool | None:
     """Whether an ok response says the request moved the revision (None: cannot tell).
 
@@ -344,9 +350,7 @@ def writes_of(req: dict[str, Any], output: Any) -> bool | None:
     if kind == "delete":
         return int(output.get("deleted") or 0) > 0
     if kind == "txn":
-        branch = req.get("success" if output.get("succeeded") else "failure") or []
-        resps = output.get("responses") or []
-        return any(writes_of(b, r) for b, r in zip(branch, resps, strict=False))
+        return any(writes_of(b, r) for b, r in taken_branch(req, output))
     if kind == "lease_revoke":
         return None
     return False
