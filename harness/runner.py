@@ -10,17 +10,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import math
 import os
 import random
 import shlex
 import shutil
+import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -28,9 +32,11 @@ from harness import __version__
 from harness.client.etcd import EtcdClient
 from harness.client.recorder import Clock, Counter, Recorder
 from harness.cluster import Cluster, ClusterConfig, make_cluster
+from harness.errors import DiskFullError, HarnessError, UsageError
 from harness.faults import FaultError, Injector, make_fault
 from harness.history.jsonl import HistoryWriter, read_history
 from harness.history.records import EndRecord, Header, NoteRecord, StatusRecord
+from harness.signals import Interrupted, interruptible
 from harness.traffic.ops import prefix_end, range_op
 from harness.traffic.plan import Plan, key_prefix, make_plan
 from harness.traffic.watchers import PROGRESS_NOTIFY_FLAG, Watchers
@@ -70,8 +76,11 @@ class RunResult:
     anomalies: list[dict[str, Any]]
     summary: dict[str, Any]
     reproduce: str
-    interrupted: bool = False
+    #: The signal that stopped the run (SIGINT, SIGTERM, SIGHUP), or None.
+    interrupted: int | None = None
     explanation: list[str] = field(default_factory=list)
+    #: The checker crashed: a bug of the harness, reported with its own exit code.
+    internal_error: str | None = None
 
 
 def default_out_dir(scn: str, seed: int) -> Path:
@@ -79,12 +88,89 @@ def default_out_dir(scn: str, seed: int) -> Path:
     return Path("runs") / f"{scn}-seed{seed}-{stamp}"
 
 
+#: Most members a run starts: quorum traffic and the machine's two cores bound it.
+MAX_MEMBERS = 9
+
+
+def validate_options(opts: RunOptions) -> None:
+    """Reject options that cannot work before anything is started (exit 2)."""
+    if opts.members is not None and not 1 <= opts.members <= MAX_MEMBERS:
+        raise UsageError(f"--members must be between 1 and {MAX_MEMBERS}, not {opts.members}")
+    if opts.duration is not None and not (math.isfinite(opts.duration) and opts.duration > 0):
+        raise UsageError(f"--duration must be a positive number of seconds, not {opts.duration:g}")
+    if opts.qps is not None and opts.qps != -1.0 and not (math.isfinite(opts.qps) and opts.qps > 0):
+        raise UsageError(f"--qps must be positive (0: unthrottled), not {opts.qps:g}")
+    if opts.snapshot_count is not None and opts.snapshot_count < 1:
+        raise UsageError(f"--snapshot-count must be at least 1, not {opts.snapshot_count}")
+    if not (math.isfinite(opts.check_timeout) and opts.check_timeout > 0):
+        raise UsageError(f"--check-timeout must be a positive number of seconds, not {opts.check_timeout:g}")
+    if opts.endpoints is not None:
+        if not opts.endpoints:
+            raise UsageError("--endpoints needs at least one URL (http://HOST:PORT)")
+        for ep in opts.endpoints:
+            parse_endpoint(ep)
+
+
+def parse_endpoint(url: str) -> tuple[str, int]:
+    """(host, port) of an ``http://HOST:PORT`` client URL; one clear error otherwise."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or port is None:
+        raise UsageError(f"bad endpoint {url!r}: want http://HOST:PORT")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise UsageError(f"bad endpoint {url!r}: want http://HOST:PORT, nothing after the port")
+    return parts.hostname, port
+
+
+def prepare_out_dir(out: Path) -> None:
+    """Create the artifact directory and prove it writable before a cluster is started."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write to {out}: {exc.strerror or exc}") from None
+
+
+def preflight_endpoints(endpoints: list[str]) -> None:
+    """A cluster the harness did not start must answer, and be fresh: the model starts
+    from revision 1, an empty store, so earlier writes would read as phantom ones."""
+    for ep in endpoints:
+        try:
+            with EtcdClient(ep, timeout=3.0) as c:
+                st = c.status(timeout=3.0)
+        except Exception as exc:  # noqa: BLE001 - any failure means: nothing to test there
+            why = getattr(exc, "message", "") or str(exc) or type(exc).__name__
+            raise HarnessError(f"cannot reach {ep}: {why.splitlines()[0][:200]}") from None
+        if st.header.revision > 1:
+            raise HarnessError(
+                f"{ep} is at revision {st.header.revision}: the checks need a fresh cluster "
+                "(revision 1, nothing written yet)"
+            )
+
+
 def run(opts: RunOptions, on_progress: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
+    """One run; stopped by SIGINT, SIGTERM or SIGHUP it still tears down, closes the
+    history as "interrupted", checks what was recorded and writes the summary."""
+    with interruptible():
+        return _run(opts, on_progress)
+
+
+def _run(opts: RunOptions, on_progress: Callable[[dict[str, Any]], None] | None) -> RunResult:
+    validate_options(opts)
     scn = get_scenario(opts.scenario) if opts.plan is None else _scenario_for(opts.plan)
     plan = opts.plan or make_plan(scn, opts.seed, duration=opts.duration, qps=opts.qps, members=opts.members)
     out = Path(opts.out) if opts.out else default_out_dir(plan.scenario, plan.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "plan.json").write_bytes(plan.to_json())
+    prepare_out_dir(out)
+    try:
+        (out / "plan.json").write_bytes(plan.to_json())
+    except OSError as exc:
+        raise DiskFullError(f"cannot write {out / 'plan.json'}: {exc.strerror or exc}") from None
     reproduce = f"etcd-harness reproduce {shlex.quote(str(out))}"
 
     cluster: Cluster | None = None
@@ -103,8 +189,10 @@ def run(opts: RunOptions, on_progress: Callable[[dict[str, Any]], None] | None =
         cluster = make_cluster(
             opts.backend, plan.members, binary, out / "cluster", netns=opts.netns, config=cfg
         )
+    else:
+        preflight_endpoints(endpoints)
 
-    interrupted = False
+    interrupted: int | None = None
     traffic: Traffic | None = None
     clock = Clock()
     writer: HistoryWriter | None = None
@@ -157,10 +245,10 @@ def run(opts: RunOptions, on_progress: Callable[[dict[str, Any]], None] | None =
         for t in threads:
             t.start()
         try:
-            _wait(threads, traffic, injector, plan, deadline, on_progress)
-        except KeyboardInterrupt:
-            interrupted = True
-            writer.write(NoteRecord(time=clock(), text="interrupted"))
+            _wait(threads, traffic, injector, plan, deadline, on_progress, writer)
+        except KeyboardInterrupt as exc:
+            interrupted = signal_of(exc)
+            writer.write(NoteRecord(time=clock(), text=f"interrupted by {signal.Signals(interrupted).name}"))
         finally:
             traffic.stop.set()
             stop_faults.set()
@@ -169,19 +257,28 @@ def run(opts: RunOptions, on_progress: Callable[[dict[str, Any]], None] | None =
             if injector is not None:
                 with contextlib.suppress(Exception):
                     injector.heal_all()
-        targets = None if interrupted else _sentinels(watchers, endpoints, writer, clock, ids)
-        watchers.finish(targets, timeout=0.5 if interrupted else 10.0)
-        if not interrupted:
-            _settle_and_sample(cluster, endpoints, writer, clock, ids, plan)
-    except KeyboardInterrupt:
-        interrupted = True
+        if writer.error is None:
+            targets = None if interrupted else _sentinels(watchers, endpoints, writer, clock, ids)
+            watchers.finish(targets, timeout=0.5 if interrupted else 10.0)
+            if not interrupted:
+                _settle_and_sample(cluster, endpoints, writer, clock, ids, plan)
+        else:
+            watchers.finish(None, timeout=0.5)
+    except KeyboardInterrupt as exc:
+        interrupted = signal_of(exc)
     finally:
         if writer is not None:
             writer.close(EndRecord(time=clock(), reason="interrupted" if interrupted else "finished"))
         if cluster is not None:
             cluster.stop()
-
+    if writer is not None and writer.error is not None:
+        # Whatever was recorded stays; nothing more can be written there, not even a summary.
+        raise DiskFullError(writer.error_message())
     return _conclude(out, plan, opts, reproduce, interrupted, traffic)
+
+
+def signal_of(exc: BaseException) -> int:
+    return exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
 
 
 def _scenario_for(plan: Plan) -> Scenario:
@@ -198,10 +295,11 @@ def _wait(
     plan: Plan,
     deadline: float,
     on_progress: Callable[[dict[str, Any]], None] | None,
+    writer: HistoryWriter,
 ) -> None:
     start = time.monotonic()
     # Bounded: the traffic thread ends by the deadline; allow for slow heals after it.
-    while threads[0].is_alive() and time.monotonic() < deadline + 60:
+    while threads[0].is_alive() and time.monotonic() < deadline + 60 and writer.error is None:
         threads[0].join(timeout=0.25)
         if on_progress is not None:
             snap = traffic.stats.snapshot()
@@ -300,33 +398,42 @@ def _settle_and_sample(
             rec.execute(range_op(p, prefix_end(p)), 5.0)
             rec.execute(range_op(p, prefix_end(p), serializable=True), 5.0)
         # Status after every final read: the convergence check compares revisions only
-        # in samples taken once the last operation returned.
+        # in samples taken once the last operation returned, and only where two samples
+        # in a row agree (nothing was applied between them).
         for ep, c in zip(endpoints, clients, strict=True):
-            sample = StatusRecord(time=0, member=ep)
-            try:
-                st = c.status(timeout=5.0)
-                sample.revision = st.header.revision
-                sample.raft_index = st.raftIndex
-                sample.raft_applied_index = st.raftAppliedIndex
-                sample.raft_term = st.raftTerm
-                sample.leader = st.leader
-                sample.member_id = st.header.member_id
-                if common:
-                    h = c.hash_kv(common, timeout=5.0)
-                    sample.hash = h.hash
-                    sample.hash_revision = common
-                    sample.compact_revision = h.compact_revision
-            except Exception as exc:  # noqa: BLE001 - recorded, judged by the convergence check
-                from harness.client.outcome import error_info
-
-                sample.error = error_info(exc)
-            sample.time = clock()
+            sample = _status_sample(c, ep, clock, common)
             writer.write(sample)
             if sample.hash is not None:
                 hashes[ep] = (sample.hash, sample.compact_revision or 0)
+        for ep, c in zip(endpoints, clients, strict=True):
+            writer.write(_status_sample(c, ep, clock, None))
     if common and len({h for h, _ in hashes.values()}) > 1:
         _bisect_hashes(endpoints, writer, clock, max(c for _, c in hashes.values()), common)
     return common
+
+
+def _status_sample(c: EtcdClient, ep: str, clock: Clock, hash_revision: int | None) -> StatusRecord:
+    """One Status of ``ep`` (and its HashKV at ``hash_revision``), errors included."""
+    sample = StatusRecord(time=0, member=ep)
+    try:
+        st = c.status(timeout=5.0)
+        sample.revision = st.header.revision
+        sample.raft_index = st.raftIndex
+        sample.raft_applied_index = st.raftAppliedIndex
+        sample.raft_term = st.raftTerm
+        sample.leader = st.leader
+        sample.member_id = st.header.member_id
+        if hash_revision:
+            h = c.hash_kv(hash_revision, timeout=5.0)
+            sample.hash = h.hash
+            sample.hash_revision = hash_revision
+            sample.compact_revision = h.compact_revision
+    except Exception as exc:  # noqa: BLE001 - recorded, judged by the convergence check
+        from harness.client.outcome import error_info
+
+        sample.error = error_info(exc)
+    sample.time = clock()
+    return sample
 
 
 def _bisect_hashes(endpoints: list[str], writer: HistoryWriter, clock: Clock, lo: int, hi: int) -> None:
@@ -366,7 +473,7 @@ def _bisect_hashes(endpoints: list[str], writer: HistoryWriter, clock: Clock, lo
 
 
 def _conclude(
-    out: Path, plan: Plan, opts: RunOptions, reproduce: str, interrupted: bool, traffic: Traffic | None
+    out: Path, plan: Plan, opts: RunOptions, reproduce: str, interrupted: int | None, traffic: Traffic | None
 ) -> RunResult:
     from models.etcd import check_history
 
@@ -376,30 +483,91 @@ def _conclude(
     explanation: list[str] = []
     stats: dict[str, Any] = traffic.stats.snapshot() if traffic is not None else {}
     check_seconds = 0.0
+    internal: str | None = None
     if hist_path.exists():
         hist = read_history(str(hist_path))
         t0 = time.monotonic()
-        res = check_history(hist, timeout=opts.check_timeout)
+        res: Any = None
+        reason = ""
+        try:
+            with interruptible():
+                res = check_history(hist, timeout=opts.check_timeout)
+        except KeyboardInterrupt as exc:
+            reason = f"interrupted by {signal.Signals(signal_of(exc)).name} while checking"
+            interrupted = interrupted or signal_of(exc)
+        except Exception as exc:  # noqa: BLE001 - a checker crash is our bug: kept, reported, exit 4
+            internal = f"{type(exc).__name__}: {exc}"
+            (out / "internal-error.txt").write_text(traceback.format_exc())
+            reason = f"internal error in the checker ({internal}); traceback in {out / 'internal-error.txt'}"
         check_seconds = time.monotonic() - t0
-        verdict = res.verdict
-        anomalies = [dataclasses.asdict(a) for a in res.anomalies]
-        explanation = _explain(hist, res)
+        if res is not None:
+            verdict = res.verdict
+            reason = res.reason
+            anomalies = [dataclasses.asdict(a) for a in res.anomalies]
+            explanation = _explain(hist, res)
+            if verdict == "ok":
+                untested = untested_reason(hist, plan, traffic, interrupted)
+                if untested:
+                    verdict, reason = "unknown", untested
         summary = _summary(hist, plan, verdict, anomalies, stats, check_seconds, reproduce, interrupted)
-        if res.reason:
-            summary["reason"] = res.reason
-        summary["known_bugs"] = res.known_bugs()
-        summary["unexplained_anomalies"] = len(res.unexplained)
+        if reason:
+            summary["reason"] = reason
+        if res is not None:
+            summary["known_bugs"] = res.known_bugs()
+            summary["unexplained_anomalies"] = len(res.unexplained)
         with contextlib.suppress(Exception):
-            from harness.report import write_report
+            from harness.report import not_checked, write_report
 
-            write_report(hist, out / "report.html", verdict=res, reproduce=reproduce)
+            shown = res if res is not None else not_checked(reason, "etcd")
+            write_report(hist, out / "report.html", verdict=shown, reproduce=reproduce)
     else:
         summary = {"verdict": verdict, "reason": "no history was written", "reproduce": reproduce}
     (out / "summary.json").write_bytes(msgspec.json.format(msgspec.json.encode(summary), indent=2) + b"\n")
     if verdict == "ok" and not interrupted:
         # Data dirs are kept for failures only; logs always.
         shutil.rmtree(out / "cluster" / "data", ignore_errors=True)
-    return RunResult(out, verdict, anomalies, summary, reproduce, interrupted, explanation)
+    if verdict != "ok" and reason and not explanation:
+        explanation = [reason]
+    return RunResult(out, verdict, anomalies, summary, reproduce, interrupted, explanation, internal)
+
+
+#: Below this share of the operations a plan asks for, a run tested too little to pass.
+MIN_SUCCESS_SHARE = 0.1
+#: Requests a client gets answered per second at least, on any cluster that serves.
+NOMINAL_CLIENT_QPS = 10.0
+#: Traffic that ends before this share of the planned duration stopped early.
+MIN_TRAFFIC_SHARE = 0.9
+
+
+def planned_ops(plan: Plan) -> float:
+    """About how many operations the plan asks for: its rate (or a nominal rate per
+    client when unthrottled) over its duration."""
+    rate = plan.qps if plan.qps else NOMINAL_CLIENT_QPS * len(plan.clients)
+    return rate * plan.duration
+
+
+def untested_reason(hist: Any, plan: Plan, traffic: Traffic | None, interrupted: int | None) -> str:
+    """Why a run with no anomaly still tested too little to pass, or "".
+
+    A cluster that answered nothing, or far less than planned, shows no anomaly because
+    it was not exercised: passing it would be a false pass.
+    """
+    ops = hist.ops
+    acked = sum(1 for o in ops if _acknowledged_write(o.input, o.status, o.output))
+    if acked == 0:
+        return "no write was acknowledged: the run tested nothing"
+    if traffic is not None and traffic.error is not None:
+        return f"traffic stopped early: {traffic.error}"
+    if not interrupted and traffic is not None and traffic.ran_for < MIN_TRAFFIC_SHARE * plan.duration:
+        return f"traffic stopped early: it ran {traffic.ran_for:.1f} s of {plan.duration:g} s"
+    succeeded = sum(1 for o in ops if o.status == "ok" and o.client < WATCHER_CLIENT_BASE)
+    planned = planned_ops(plan)
+    if not interrupted and succeeded < MIN_SUCCESS_SHARE * planned:
+        return (
+            f"only {succeeded} operations succeeded of about {planned:.0f} planned: "
+            "the cluster was hardly exercised"
+        )
+    return ""
 
 
 def _explain(hist: Any, res: Any) -> list[str]:
@@ -435,7 +603,7 @@ def _summary(
     stats: dict[str, Any],
     check_seconds: float,
     reproduce: str,
-    interrupted: bool,
+    interrupted: int | None,
 ) -> dict[str, Any]:
     from collections import Counter as Tally
 
@@ -463,7 +631,7 @@ def _summary(
         )
     return {
         "verdict": verdict,
-        "interrupted": interrupted,
+        "interrupted": signal.Signals(interrupted).name if interrupted else None,
         "scenario": plan.scenario,
         "seed": plan.seed,
         "etcd_versions": hist.header.etcd_versions,

@@ -1,7 +1,9 @@
 """The `etcd-harness` command: one sub-module per subcommand, each with ``register``.
 
 Exit codes are part of the interface: 0 linearizable / passed, 1 a violation,
-2 bad input, usage or environment, 3 unknown (budget exhausted), 130 interrupted.
+2 bad input, usage or environment, 3 unknown (budget exhausted, or a run that tested too
+little), 4 an internal error (a bug in etcd-harness), 128 + the signal when interrupted
+(130 SIGINT, 143 SIGTERM, 129 SIGHUP).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from harness import __version__
-from harness.cli.errors import EXIT_USAGE, CliError
+from harness import __version__, signals
+from harness.cli.errors import EXIT_INTERNAL, EXIT_USAGE, CliError
+from harness.signals import interruptible
 
 #: Subcommand modules, each exposing ``register(subparsers)`` which sets ``func``.
 SUBCOMMANDS = ["check", "run", "matrix", "report", "cut", "selftest", "etcd", "cleanup"]
@@ -37,19 +40,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with interruptible():
+            return int(args.func(args) or 0)
     except CliError as exc:
         print(f"etcd-harness: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("etcd-harness: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"etcd-harness: interrupted ({exc})", file=sys.stderr)
+        return signals.exit_code(exc)
     except BrokenPipeError:
         # The reader went away (`| head`): not an error of ours, and nothing to print to.
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # noqa: BLE001 - anything else is a bug of ours, never "etcd broke"
+        print(internal_error_line(exc), file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def internal_error_line(exc: BaseException) -> str:
+    """One line naming an unexpected exception and where it was raised; the whole
+    traceback goes to a file, for a bug report."""
+    import tempfile
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename.rsplit('/', 2)[-2:][-1]}:{frames[-1].lineno}" if frames else ""
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="etcd-harness-internal-error-", suffix=".txt", delete=False
+        ) as fh:
+            fh.write("".join(traceback.format_exception(exc)))
+        saved = f"; traceback in {fh.name}"
+    except OSError:
+        saved = ""
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"etcd-harness: internal error (a bug in etcd-harness): {type(exc).__name__}: {text}{where}{saved}"
 
 
 if __name__ == "__main__":

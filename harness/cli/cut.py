@@ -38,6 +38,13 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cut_cmd)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
 def _kinds(hist: History) -> set[str]:
     from models.etcd import check_history
 
@@ -45,6 +52,15 @@ def _kinds(hist: History) -> set[str]:
 
 
 def cut_cmd(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if _same_file(Path(args.history), out):
+        raise CliError(f"{args.output}: refusing to overwrite the history being cut; write elsewhere")
+    if not out.parent.is_dir():
+        raise CliError(f"cannot write {out}: no directory {out.parent}")
+    if args.until is not None and not args.until >= 0:
+        raise CliError(f"--until must be a number of seconds >= 0, not {args.until:g}")
+    if not args.precision > 0:
+        raise CliError(f"--precision must be a positive number of seconds, not {args.precision:g}")
     try:
         hist = read_history(args.history)
     except HistoryError as exc:
@@ -69,7 +85,6 @@ def cut_cmd(args: argparse.Namespace) -> int:
         until = hi
         print(f"shortest cut with {', '.join(sorted(want))}: {until / 1e9:.3f} s of {end / 1e9:.3f} s")
     short = cut(hist, until)
-    out = Path(args.output)
     with tempfile.TemporaryDirectory() as tmp:
         plain = Path(tmp) / "h.jsonl"
         write_history(plain, short)
@@ -78,6 +93,9 @@ def cut_cmd(args: argparse.Namespace) -> int:
         data = lzma.compress(data, preset=9)
     elif out.suffix == ".gz":
         data = gzip.compress(data, 9)
-    out.write_bytes(data)
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
     print(f"{out}: {len(short.ops)} of {len(hist.ops)} operations, {len(data)} bytes")
     return EXIT_OK

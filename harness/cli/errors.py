@@ -1,16 +1,25 @@
-"""Errors that carry their exit code, so every bad input ends as one line, not a traceback."""
+"""The CLI's names for the harness's error root and exit codes (see harness.errors)."""
 
-EXIT_OK = 0
-EXIT_VIOLATION = 1
-EXIT_USAGE = 2
-EXIT_UNKNOWN = 3
+from harness.errors import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    EXIT_USAGE,
+    EXIT_VIOLATION,
+    HarnessError,
+    UsageError,
+)
 
+#: Every error the CLI prints as one line with its exit code.
+CliError = HarnessError
 
-class CliError(Exception):
-    """A problem the user can fix (bad file, missing binary, Docker absent, port in use)."""
-
-    exit_code = EXIT_USAGE
-
-    def __init__(self, message: str, exit_code: int = EXIT_USAGE):
-        super().__init__(message)
-        self.exit_code = exit_code
+__all__ = [
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_UNKNOWN",
+    "EXIT_USAGE",
+    "EXIT_VIOLATION",
+    "CliError",
+    "HarnessError",
+    "UsageError",
+]

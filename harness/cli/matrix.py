@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from harness.cli.errors import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, CliError
+from harness.cli.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, CliError
 from harness.cli.run import add_run_options, only_known_bugs
 from scenarios import SCENARIOS, UnknownScenario, get_scenario
 
@@ -48,6 +48,15 @@ def matrix_cmd(args: argparse.Namespace) -> int:
     except UnknownScenario as exc:
         raise CliError(str(exc)) from None
     versions: list[str | None] = [v.strip() for v in args.versions.split(",")] if args.versions else [None]
+    if not (args.budget > 0):
+        raise CliError(f"--budget must be a positive number of seconds, not {args.budget:g}")
+    if args.duration is not None and not (args.duration > 0):
+        raise CliError(f"--duration must be a positive number of seconds, not {args.duration:g}")
+    # Every binary up front: a version that cannot be had fails now, not in every round.
+    from harness.binaries import resolve
+
+    for v in versions:
+        resolve(v, args.etcd)
     out = Path(args.out or f"runs/matrix-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
@@ -77,6 +86,8 @@ def matrix_cmd(args: argparse.Namespace) -> int:
                 verdict = res.verdict
                 if args.allow_known_bugs and only_known_bugs(res):
                     verdict = "known-bug"
+                if res.internal_error:
+                    verdict = "error"
                 row = {
                     "name": label,
                     "scenario": scn.name,
@@ -96,19 +107,30 @@ def matrix_cmd(args: argparse.Namespace) -> int:
                 if verdict == "ok":
                     shutil.rmtree(res.out_dir, ignore_errors=True)
                     row["dir"] = None
+                if res.internal_error:
+                    row["error"] = f"internal error: {res.internal_error}"
             except CliError as exc:
-                row = {
-                    "name": label,
-                    "scenario": scn.name,
-                    "version": version,
-                    "seed": run_seed,
-                    "verdict": "error",
-                    "seconds": round(time.monotonic() - t0, 1),
-                    "error": str(exc),
-                }
+                # The environment (binary, Docker, disk, ports) fails every later run too:
+                # stop here, with what ran so far written down.
+                results.append(
+                    {
+                        "name": label,
+                        "scenario": scn.name,
+                        "version": version,
+                        "seed": run_seed,
+                        "verdict": "error",
+                        "seconds": round(time.monotonic() - t0, 1),
+                        "error": str(exc),
+                    }
+                )
+                _write(out, results, args.junit)
+                raise CliError(f"matrix stopped at {label}: {exc}", exc.exit_code) from None
             results.append(row)
             print(f"{row['verdict']:8} {label} ({row['seconds']} s)", flush=True)
             _write(out, results, args.junit)
+            if res.interrupted:
+                print(f"matrix: interrupted; summary: {out / 'summary.json'}")
+                return 128 + int(res.interrupted)
         if not started_any:
             break
         round_no += 1
@@ -119,6 +141,8 @@ def matrix_cmd(args: argparse.Namespace) -> int:
         + ", ".join(f"{v}={sum(r['verdict'] == v for r in results)}" for v in sorted(verdicts))
     )
     print(f"summary: {out / 'summary.json'}")
+    if "error" in verdicts:
+        return EXIT_INTERNAL
     if "illegal" in verdicts:
         return EXIT_VIOLATION
     if verdicts - {"ok", "known-bug"}:

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from harness.cli.errors import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, CliError
+from harness.cli.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, CliError
 from harness.cluster import BACKENDS
 from harness.traffic.plan import Plan
 from scenarios import SCENARIOS, UnknownScenario
@@ -64,6 +64,8 @@ def _options(args: argparse.Namespace, scenario: str, seed: int, plan: Plan | No
 
     qps: float | None = -1.0
     if getattr(args, "qps", None) is not None:
+        if args.qps < 0:
+            raise CliError(f"--qps must be positive (0: unthrottled), not {args.qps:g}")
         qps = None if args.qps == 0 else args.qps
     return RunOptions(
         scenario=scenario,
@@ -75,7 +77,9 @@ def _options(args: argparse.Namespace, scenario: str, seed: int, plan: Plan | No
         duration=getattr(args, "duration", None),
         qps=qps,
         out=args.out,
-        endpoints=[e.strip() for e in args.endpoints.split(",") if e.strip()] if args.endpoints else None,
+        endpoints=[e.strip() for e in args.endpoints.split(",") if e.strip()]
+        if args.endpoints is not None
+        else None,
         netns=False if args.no_netns else None,
         check_timeout=args.check_timeout,
         plan=plan,
@@ -112,8 +116,9 @@ def reproduce_cmd(args: argparse.Namespace) -> int:
 
 
 def execute(opts: Any, *, allow_known_bugs: bool = False) -> int:
-    from harness.runner import run
+    from harness.runner import run, validate_options
 
+    validate_options(opts)
     print(
         f"etcd-harness: scenario {opts.scenario}, seed {opts.seed}, backend {opts.backend}", file=sys.stderr
     )
@@ -158,8 +163,11 @@ def only_known_bugs(result: Any) -> bool:
 
 def report_result(result: Any, *, allow_known_bugs: bool = False) -> int:
     s = result.summary
+    headline = result.verdict.upper()
+    if result.interrupted:
+        headline = f"INTERRUPTED by {s.get('interrupted') or result.interrupted} ({result.verdict} so far)"
     print(
-        f"{result.verdict.upper()}: {s.get('ops', 0)} ops in {s.get('duration_s', 0)} s "
+        f"{headline}: {s.get('ops', 0)} ops in {s.get('duration_s', 0)} s "
         f"({s.get('qps', 0)} ops/s, {s.get('acked_writes_per_s', 0)} acked writes/s, {s.get('revisions_per_s', 0)} revisions/s), "
         f"{len(s.get('faults', []))} faults, checked in {s.get('check_seconds', 0)} s"
     )
@@ -173,8 +181,13 @@ def report_result(result: Any, *, allow_known_bugs: bool = False) -> int:
         )
     print(f"artifacts: {result.out_dir}")
     print(f"reproduce: {result.reproduce}")
+    if result.internal_error:
+        print(
+            f"etcd-harness: internal error (a bug in etcd-harness): {result.internal_error}", file=sys.stderr
+        )
+        return EXIT_INTERNAL
     if result.interrupted:
-        return 130
+        return 128 + int(result.interrupted)
     if allow_known_bugs and only_known_bugs(result):
         return EXIT_OK
     return {"ok": EXIT_OK, "illegal": EXIT_VIOLATION}.get(result.verdict, EXIT_UNKNOWN)

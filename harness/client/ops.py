@@ -14,8 +14,11 @@ from harness.client.convert import InvalidOperation
 from harness.client.errors import EtcdError
 from harness.client.etcd import EtcdClient
 from harness.client.proto import etcd_pb2 as pb
+from models.etcd.requests import is_serializable_read
 
 Op = dict[str, Any]
+
+__all__ = ["KINDS", "execute", "is_serializable_read", "may_write", "prepare"]
 
 KINDS = ("range", "put", "delete", "txn", "lease_grant", "lease_revoke", "compact", "defragment")
 
@@ -76,19 +79,3 @@ def may_write(op: Op) -> bool:
     if kind == "txn":
         return any(may_write(o) for o in (*(op.get("success") or ()), *(op.get("failure") or ())))
     return True
-
-
-def is_serializable_read(op: Op) -> bool:
-    """A read served from the member's local state without consensus.
-
-    Mirrors etcd's ``isTxnSerializable``: a txn is served serializably when every request
-    in both branches is a serializable range (so also when both branches are empty, and
-    never when one holds a nested txn).
-    """
-    kind = op.get("kind")
-    if kind == "range":
-        return bool(op.get("serializable"))
-    if kind == "txn":
-        ops = (*(op.get("success") or ()), *(op.get("failure") or ()))
-        return all(o.get("kind") == "range" and bool(o.get("serializable")) for o in ops)
-    return False

@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from harness.cli.errors import CliError
+from harness.errors import HarnessError as CliError
 
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 DEFAULT_TIMEOUT = 3.0

@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from harness.binaries import EtcdBinary
 from harness.cleanup import PREFIX, StateFile, allocate, track, untrack
-from harness.cli.errors import CliError
 from harness.cluster import admin
 from harness.cluster.peerproxy import PeerProxy
+from harness.errors import HarnessError as CliError
 
 
 class ClusterError(CliError):

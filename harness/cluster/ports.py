@@ -13,6 +13,13 @@ import random
 import socket
 import threading
 
+from harness.errors import HarnessError
+
+
+class NoFreePorts(HarnessError):
+    """Every port probed was taken: an environment problem, one line and exit 2."""
+
+
 _lock = threading.Lock()
 _handed_out: set[int] = set()
 _LOW, _HIGH = 20000, 32000
@@ -40,7 +47,9 @@ def free_ports(count: int, host: str = "127.0.0.1", *, rng: random.Random | None
             if port_is_free(port, host):
                 out.append(port)
         if len(out) < count:
-            raise OSError(f"could not find {count} free ports on {host}")
+            raise NoFreePorts(
+                f"could not find {count} free ports on {host} in {_LOW}-{_HIGH - 1} (in use by other programs?)"
+            )
         _handed_out.update(out)
     return out
 

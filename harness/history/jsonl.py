@@ -7,14 +7,16 @@ violation.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import msgspec
 
+from harness.errors import DiskFullError
 from harness.history.files import read_bytes
 from harness.history.history import History, HistoryError
 from harness.history.records import (
@@ -35,41 +37,82 @@ _decoder = msgspec.json.Decoder(Record)
 
 
 class HistoryWriter:
-    """Appends records to a history file, one flushed line each.
+    """Appends records to a history file, one whole line each.
 
     Thread-safe so that traffic threads, watchers and the fault injector can share one
     writer. ``fsync_every`` bounds what an OS crash (not just ours) could lose.
+
+    A write that fails (the disk is full) never raises in the thread that records: the
+    file is cut back to its last whole record, later records are dropped, and ``error``
+    says why, for the run to stop and report. Unbuffered writes of whole lines are what
+    make "the last whole record" known exactly.
     """
 
     def __init__(self, path: str | os.PathLike[str], header: Header, *, fsync_every: int = 1000):
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._file: IO[bytes] | None = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        try:
+            self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except OSError as exc:
+            raise DiskFullError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         self._fsync_every = fsync_every
         self._since_sync = 0
+        #: Bytes of whole records on disk, and how many records.
+        self.size = 0
+        self.records = 0
+        self.error: OSError | None = None
         self.write(header)
+        if self.error is not None:
+            raise DiskFullError(self.error_message()) from None
 
     def write(self, record: Record) -> None:
         line = _encoder.encode(record) + b"\n"
         with self._lock:
-            if self._file is None:
+            if self._fd is None:
                 return
-            self._file.write(line)
-            self._file.flush()
-            self._since_sync += 1
-            if self._since_sync >= self._fsync_every:
-                os.fsync(self._file.fileno())
-                self._since_sync = 0
+            try:
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+                self._since_sync += 1
+                if self._since_sync >= self._fsync_every:
+                    os.fsync(self._fd)
+                    self._since_sync = 0
+            except OSError as exc:
+                self._fail(exc)
+                return
+            self.size += len(line)
+            self.records += 1
+
+    def _fail(self, exc: OSError) -> None:
+        """Keep the file to its last whole record and stop writing (lock held)."""
+        self.error = exc
+        assert self._fd is not None
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, self.size)
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        self._fd = None
+
+    def error_message(self) -> str:
+        why = self.error.strerror if self.error is not None and self.error.strerror else str(self.error)
+        return (
+            f"cannot write {self.path}: {why}; the history is kept up to its last whole record "
+            f"({self.records} records)"
+        )
 
     def close(self, end: EndRecord | None = None) -> None:
         if end is not None:
             self.write(end)
         with self._lock:
-            if self._file is not None:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-                self._file.close()
-                self._file = None
+            if self._fd is not None:
+                try:
+                    os.fsync(self._fd)
+                except OSError as exc:
+                    self._fail(exc)
+                    return
+                os.close(self._fd)
+                self._fd = None
 
     def __enter__(self) -> HistoryWriter:
         return self
@@ -161,7 +204,9 @@ def read_history(path: str) -> History:
         elif isinstance(rec, NoteRecord):
             hist.notes.append(rec)
         elif isinstance(rec, EndRecord):
-            hist.finished = True
+            # Only a run that ended by itself settled its cluster and sampled it after
+            # traffic; "interrupted" means the checks may expect nothing after the end.
+            hist.finished = rec.reason == "finished"
         elif isinstance(rec, Header):
             raise HistoryError(path, lineno, "a second header")
     if hist is None:

@@ -70,10 +70,21 @@ class Traffic:
         self.duration = duration
         self.stats = TrafficStats()
         self.stop = threading.Event()
+        #: Why the traffic ended before its time (an exception of the loop), or None.
+        self.error: str | None = None
+        #: Seconds the traffic ran.
+        self.ran_for = 0.0
 
     def run(self) -> None:
-        """Blocks until the traffic is over (call from a dedicated thread)."""
-        asyncio.run(self._main())
+        """Blocks until the traffic is over (call from a dedicated thread). Never raises:
+        a loop that died is recorded in ``error``, and the run will not pass on it."""
+        started = time.monotonic()
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # noqa: BLE001 - reported through ``error``, judged by the runner
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.ran_for = time.monotonic() - started
 
     async def _main(self) -> None:
         clients = [AsyncEtcdClient(ep, timeout=REQUEST_TIMEOUT) for ep in self.endpoints]

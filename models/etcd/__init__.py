@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.history.history import History
-from harness.history.records import WatchRecord
+from harness.history.records import FaultRecord, WatchRecord
 from models.anomaly import Anomaly
 from models.etcd.checker import LinResult, Observation, WatchCoverage, check_revisions, observations_from_ops
 from models.etcd.convergence import check_convergence
@@ -103,6 +103,30 @@ def lease_expiries(ops: list[Operation]) -> list[Operation]:
     return out
 
 
+def fault_compactions(faults: list[FaultRecord]) -> list[Operation]:
+    """The compactions a ``compact`` fault made, as operations of unknown outcome.
+
+    The fault compacts through the API without recording an operation; its window's
+    start is written with the time before the request went out, so the compaction may
+    have taken effect at any time after it (or never, if it failed).
+    """
+    out: list[Operation] = []
+    for f in faults:
+        rev = f.detail.get("revision") if f.phase == "start" and f.kind == "compact" else None
+        if isinstance(rev, int) and not isinstance(rev, bool) and rev > 0:
+            out.append(
+                Operation(
+                    id=-1_000_000 - len(out),
+                    client=-2,
+                    call=f.time,
+                    ret=None,
+                    input={"kind": "compact", "revision": rev, "physical": True},
+                    status="unknown",
+                )
+            )
+    return out
+
+
 def watch_coverage(watches: list[WatchRecord]) -> list[WatchCoverage]:
     """Per stream, the revisions it must have seen completely (start to last event)."""
     streams: dict[int, list[WatchRecord]] = {}
@@ -157,8 +181,9 @@ def check_history(history: History, timeout: float | None = None) -> EtcdVerdict
 def _check_history(history: History, timeout: float | None) -> EtcdVerdict:
     started = time.monotonic()
     ops = history.operations()
-    ops += lease_expiries(ops)
-    anomalies = check_lost_writes(history.ops, history.watches)
+    expiries = lease_expiries(ops)
+    ops += expiries + fault_compactions(history.faults)
+    anomalies = check_lost_writes(history.ops, history.watches, leases_may_expire=bool(expiries))
 
     observations = observations_from_ops(ops, exact=True)
     extra = []
@@ -214,6 +239,14 @@ def _check_history(history: History, timeout: float | None) -> EtcdVerdict:
         and isinstance(rec.output, dict)
         and not rec.output.get("error")
     ]
+    # Every compaction that may have taken effect: acknowledged or of unknown outcome.
+    compaction_calls = [
+        (int(op.input["revision"]), op.call)
+        for op in ops
+        if op.input.get("kind") == "compact"
+        and op.status != "fail"
+        and not (isinstance(op.output, dict) and op.output.get("error"))
+    ]
     if lin.verdict == "ok" and lin.store is not None:
         anomalies += check_watches(
             history.watches,
@@ -221,18 +254,12 @@ def _check_history(history: History, timeout: float | None) -> EtcdVerdict:
             store=lin.store,
             compactions=compactions,
             max_revision=lin.max_revision,
-            compaction_calls=[
-                (int(op.input["revision"]), op.call)
-                for op in ops
-                if op.input.get("kind") == "compact"
-                and op.status != "fail"
-                and not (isinstance(op.output, dict) and op.output.get("error"))
-            ],
+            compaction_calls=compaction_calls,
         )
         unknown_calls = [op.call for op in ops if op.status == "unknown"]
         anomalies += check_stale_reads(ops, lin.store, lin.lo, lin.max_revision, unknown_calls)
     else:
-        anomalies += check_watches(history.watches)
+        anomalies += check_watches(history.watches, compaction_calls=compaction_calls)
 
     last_return = max((op.ret or op.call for op in ops), default=0)
     quiescent = last_return if history.finished else 1 << 62

@@ -72,6 +72,7 @@ from models.etcd.requests import (
     canonical,
     delete_ranges,
     header_revision,
+    is_serializable_read,
     leases_of,
     put_values,
     taken_branch,
@@ -229,7 +230,7 @@ def check_revisions(
             if kind in WRITE_KINDS:
                 unknown.append(op)
             continue
-        if op.status != "ok" or kind == "defragment" or (kind == "range" and inp.get("serializable")):
+        if op.status != "ok" or kind == "defragment" or is_serializable_read(inp):
             continue
         out = op.output
         if isinstance(out, dict) and out.get("error"):
@@ -792,10 +793,12 @@ def _check_leases(
             grants[int(op.input["id"])].append(op)
         elif kind == "lease_revoke":
             all_revokes[int(op.input["id"])].append(op)
-    # when each lease was revoked: a revision before which it still existed
+    # When each lease was surely revoked: a revision before which it still existed. Only
+    # acknowledged revokes count: the search may have placed one of unknown outcome (or
+    # an expiry) in a gap that another write could fill as well.
     revoked_at: dict[int, int] = {}
     for r, w in enumerate(writers):
-        if w is not None and by_id[w].input.get("kind") == "lease_revoke":
+        if w is not None and by_id[w].input.get("kind") == "lease_revoke" and by_id[w].status == "ok":
             lease = int(by_id[w].input["id"])
             revoked_at[lease] = min(revoked_at.get(lease, r), r)
     for r, lst in revokes.items():

@@ -2,10 +2,12 @@
 
 Replicas apply the same raft log, so (a) HashKV at one revision (and one compact
 revision) must give the same hash on every member, whenever it was sampled; (b) once
-traffic has stopped, every member's last sample must show the same revision; (c) in
-those final samples, two members at the same applied raft index must be at the same
-revision (etcd-io/etcd#13766: the member that lost a write is one revision behind at an
-equal applied index). Status samples taken while traffic runs race with applies and are
+traffic has stopped, a member's revision follows from its applied raft index, the same
+on every member: two members at the same index must be at the same revision, and one
+further along the log is never at a lower revision (etcd-io/etcd#13766: the member that
+lost a write is one revision behind at an equal applied index). A member that is merely
+behind is not diverged: a write of unknown outcome may be applied at any time, even
+after traffic stopped. Status samples taken while traffic runs race with applies and are
 not compared on revision. Each failure is a ``divergence`` anomaly naming the members.
 """
 
@@ -56,31 +58,48 @@ def check_convergence(
         if len(differ) > 1:
             details["differing_samples"] = len(differ)
         out.append(Anomaly("divergence", msg, members=members, details=details))
-    # A sample whose HashKV failed (e.g. compacted on that member) still carries the
-    # Status it got first: its revision and applied index count.
-    last: dict[str, StatusRecord] = {}
+    out.extend(_revision_splits(_stable_final(statuses, quiescent_after)))
+    return out
+
+
+def _stable_final(statuses: Sequence[StatusRecord], quiescent_after: int | None) -> dict[str, StatusRecord]:
+    """Per member, its last Status sample taken after traffic stopped, when the sample
+    before it (also after) shows the same applied index and revision.
+
+    Status reads the revision before the applied index, and a write of unknown outcome
+    (or a lease expiry) may still be applied after the last response: a single sample
+    can pair a revision with a later index. Two equal samples in a row mean nothing was
+    applied between them, so the pair is exact. A sample whose HashKV failed (e.g.
+    compacted on that member) still carries the Status it got first.
+    """
+    by_member: dict[str, list[StatusRecord]] = defaultdict(list)
     for s in statuses:
-        if s.revision is None:
+        if s.revision is None or s.raft_applied_index is None:
             continue
         if quiescent_after is not None and s.time < quiescent_after:
             continue
-        if s.member not in last or s.time >= last[s.member].time:
-            last[s.member] = s
-    revs = {m: s.revision for m, s in last.items()}
-    if len(set(revs.values())) > 1:
-        out.append(
-            Anomaly(
-                "divergence",
-                f"members end at different revisions: {dict(sorted(revs.items()))}",
-                members=sorted(revs),
-                details={"revisions": revs},
-            )
-        )
+        by_member[s.member].append(s)
+    stable: dict[str, StatusRecord] = {}
+    for member, samples in by_member.items():
+        samples.sort(key=lambda s: s.time)
+        if len(samples) >= 2:
+            a, b = samples[-2], samples[-1]
+            if (a.revision, a.raft_applied_index) == (b.revision, b.raft_applied_index):
+                stable[member] = b
+    return stable
+
+
+def _revision_splits(last: dict[str, StatusRecord]) -> list[Anomaly]:
+    """Members apply the same log, so a revision is a function of the applied index: at
+    an equal index members must be at the same revision, and a member further along the
+    log is never at a lower revision (etcd-io/etcd#13766: the member that lost a write is
+    behind at an equal applied index). A member that is only behind is not diverged."""
+    out: list[Anomaly] = []
     by_index: dict[int, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
     for m, s in last.items():
-        if s.raft_applied_index is not None and s.revision is not None:
-            by_index[s.raft_applied_index][s.revision].append(m)
-    for idx, by_rev in by_index.items():
+        assert s.raft_applied_index is not None and s.revision is not None
+        by_index[s.raft_applied_index][s.revision].append(m)
+    for idx, by_rev in sorted(by_index.items()):
         if len(by_rev) > 1:
             out.append(
                 Anomaly(
@@ -91,4 +110,21 @@ def check_convergence(
                     details={"applied_index": idx, "revisions": {str(r): ms for r, ms in by_rev.items()}},
                 )
             )
+    points = sorted((idx, max(by_rev), min(by_rev)) for idx, by_rev in by_index.items())
+    for i, (idx, high, _) in enumerate(points):
+        later = [(j, low) for j, _, low in points[i + 1 :] if low < high]
+        if later:
+            j, low = later[0]
+            behind = sorted(by_index[j][low])
+            ahead = sorted(by_index[idx][high])
+            out.append(
+                Anomaly(
+                    "divergence",
+                    f"{', '.join(behind)} applied more of the log (index {j}) than {', '.join(ahead)} "
+                    f"(index {idx}) but is at a lower revision ({low} < {high})",
+                    members=behind + ahead,
+                    details={"revisions": {str(high): ahead, str(low): behind}, "applied_index": j},
+                )
+            )
+            break
     return out

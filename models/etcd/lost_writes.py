@@ -36,7 +36,7 @@ from typing import Any
 from harness.history.records import OpRecord, WatchRecord
 from models.anomaly import Anomaly
 from models.etcd.model import describe
-from models.etcd.requests import header_revision, taken_branch, touched_keys, writes_of
+from models.etcd.requests import header_revision, put_values, taken_branch, touched_keys, writes_of
 from models.etcd.state import in_range, kv_from_dict
 
 
@@ -130,7 +130,11 @@ def _observations(ops: Sequence[OpRecord], watches: Iterable[WatchRecord]) -> li
     return out
 
 
-def check_lost_writes(ops: Sequence[OpRecord], watches: Sequence[WatchRecord] = ()) -> list[Anomaly]:
+def check_lost_writes(
+    ops: Sequence[OpRecord], watches: Sequence[WatchRecord] = (), *, leases_may_expire: bool = False
+) -> list[Anomaly]:
+    """``leases_may_expire``: some lease's TTL may run out within the history, deleting
+    its keys with no operation to show for it."""
     acked = _acked_writes(ops)
     by_value: dict[tuple[str, str], _Acked] = {}
     dup_values: set[tuple[str, str]] = set()
@@ -142,6 +146,11 @@ def check_lost_writes(ops: Sequence[OpRecord], watches: Sequence[WatchRecord] = 
             if kv in by_value:
                 dup_values.add(kv)
             by_value[kv] = a
+    # A value also written by a request of unknown outcome (a retry of the same put) does
+    # not name one write: the unknown one may have made the revision that was seen.
+    for op in ops:
+        if op.status == "unknown":
+            dup_values.update(kv for kv in put_values(op.input) if kv in by_value)
     for lst in by_key.values():
         lst.sort(key=lambda a: a.revision)
     key_revs = {k: [a.revision for a in lst] for k, lst in by_key.items()}
@@ -149,7 +158,9 @@ def check_lost_writes(ops: Sequence[OpRecord], watches: Sequence[WatchRecord] = 
     for op in ops:
         if op.status == "unknown" and op.input.get("kind") in ("delete", "txn", "lease_revoke"):
             unknown_keys.extend(touched_keys(op.input) or [("", "\x00")])
-    any_unknown_revoke = any(op.status == "unknown" and op.input.get("kind") == "lease_revoke" for op in ops)
+    any_unknown_revoke = leases_may_expire or any(
+        op.status == "unknown" and op.input.get("kind") == "lease_revoke" for op in ops
+    )
     # acknowledged requests that may have deleted keys we cannot name (range deletes
     # without prev_kv, txns, lease revokes), by revision
     deleters: list[tuple[int, list[tuple[str, str | None]]]] = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from models.etcd.requests import apply, canonical
+from models.etcd.requests import apply, canonical, is_serializable_read
 from models.etcd.state import FrozenState
 from models.model import BaseModel
 from models.operation import Operation
@@ -32,7 +32,7 @@ class EtcdModel(BaseModel):
         return FrozenState()
 
     def step(self, state: FrozenState, input: Any, output: Any) -> tuple[bool, FrozenState]:
-        if input.get("kind") == "defragment" or (input.get("kind") == "range" and input.get("serializable")):
+        if input.get("kind") == "defragment" or is_serializable_read(input):
             return True, state
         result = apply(state, input)
         if output is not None and canonical(input, result.output) != canonical(input, output):

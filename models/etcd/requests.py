@@ -326,6 +326,22 @@ def canonical(req: dict[str, Any], output: Any, *, sub: bool = False) -> tuple[A
     return (kind, rev)
 
 
+def is_serializable_read(req: dict[str, Any]) -> bool:
+    """A read served from the member's local state without consensus, so not linearizable.
+
+    Mirrors etcd's ``isTxnSerializable``: a txn is served serializably when every request
+    in both branches is a serializable range (so also when both branches are empty, and
+    never when one holds a nested txn).
+    """
+    kind = req.get("kind")
+    if kind == "range":
+        return bool(req.get("serializable"))
+    if kind == "txn":
+        subs = (*(req.get("success") or ()), *(req.get("failure") or ()))
+        return all(s.get("kind") == "range" and bool(s.get("serializable")) for s in subs)
+    return False
+
+
 def header_revision(output: Any) -> int | None:
     return _rev(output) if isinstance(output, dict) else None
 

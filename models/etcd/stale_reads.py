@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from models.anomaly import Anomaly
 from models.etcd.model import describe
-from models.etcd.requests import apply, canonical, header_revision
+from models.etcd.requests import apply, canonical, header_revision, is_serializable_read
 from models.etcd.state import Store
 from models.operation import Operation
 
@@ -29,8 +29,7 @@ def serializable_reads(ops: Sequence[Operation]) -> list[Operation]:
         op
         for op in ops
         if op.status == "ok"
-        and op.input.get("kind") == "range"
-        and op.input.get("serializable")
+        and is_serializable_read(op.input)
         and isinstance(op.output, dict)
         and not op.output.get("error")
     ]

@@ -22,7 +22,12 @@ means every event up to P was delivered. Per stream we check exactly that, and r
   revision that a compaction had removed on the watch's member before the watch was
   requested (applied there: answered by that member, or the watch was created at a
   revision above the compaction's answer; a lagging member may not have applied it
-  yet, and a watch is served from its member's own store);
+  yet, and a watch is served from its member's own store). A cancel is only wrong
+  when the watch started at or above the compact revision it names (for a watch from
+  the current revision: the created header's revision + 1; a watcher that lags behind
+  is canceled too), or when no compaction at or above it was called before the cancel
+  arrived, acknowledged or of unknown outcome (a compaction whose member was killed
+  under it may still have been applied);
 * ``watch-progress``: a progress notification below an event already delivered, an
   event at or below a notified revision arriving after it, or a covered change at or
   below it that was never delivered before it.
@@ -140,10 +145,12 @@ def _check_stream(
     progress_rev = 0
     first_event_rev: int | None = None
     canceled_compact = 0
+    canceled_at = 0
     msg_index = 0
     for rec in recs:
         if rec.event == "canceled":
             canceled_compact = rec.compact_revision
+            canceled_at = rec.time
             break
         if rec.event == "error":
             break
@@ -253,17 +260,21 @@ def _check_stream(
                 revision=last_rev,
             )
     if canceled_compact:
-        if not start or start >= canceled_compact:
+        # etcd cancels a watcher whose next revision fell below the compact revision,
+        # also one that started at the current revision and then lagged behind: only a
+        # start at or above the compaction rules a cancel out.
+        floor = start or (created_rev + 1 if created_rev is not None else 0)
+        if floor >= canceled_compact:
             report(
                 "watch-bad-start",
-                f"canceled as compacted at {canceled_compact} though it started at {start}",
-                start=start,
+                f"canceled as compacted at {canceled_compact} though it started at {floor}",
+                start=floor,
                 compact=canceled_compact,
             )
-        elif compactions and all(c.revision < canceled_compact for c in compactions):
+        elif compacted_by(canceled_at) < canceled_compact:
             report(
                 "watch-bad-start",
-                f"canceled as compacted at {canceled_compact}, beyond every compaction",
+                f"canceled as compacted at {canceled_compact}, beyond every compaction called before",
                 compact=canceled_compact,
             )
     return out

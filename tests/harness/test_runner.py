@@ -45,7 +45,11 @@ def test_smoke_run_passes_and_leaves_artifacts(tmp_path: Path) -> None:
     assert res.reproduce == f"etcd-harness reproduce {out}"
 
 
-def test_interrupt_keeps_history_and_leaves_nothing_running(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_ends_the_run_like_ctrl_c(tmp_path: Path, sig: signal.Signals, code: int) -> None:
+    """Whatever stops the run, the history is kept and marked interrupted, the summary
+    and report are written, and no member survives; a second signal does not cut the
+    clean-up short."""
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [
@@ -71,12 +75,19 @@ def test_interrupt_keeps_history_and_leaves_nothing_running(tmp_path: Path) -> N
     while time.monotonic() < deadline and not (out / "history.jsonl").exists():
         time.sleep(0.2)
     time.sleep(3)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
+    time.sleep(0.3)
+    proc.send_signal(sig)
     output, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 130, output.decode()
+    assert proc.returncode == code, output.decode()
+    assert f"INTERRUPTED by {sig.name}" in output.decode()
     hist = read_history(str(out / "history.jsonl"))
-    assert hist.ops, "what was recorded before Ctrl-C is kept"
-    assert any(n.text == "interrupted" for n in hist.notes)
+    assert hist.ops, "what was recorded before the signal is kept"
+    assert any(n.text == f"interrupted by {sig.name}" for n in hist.notes)
+    assert not hist.finished, "the end record says interrupted, so no check expects a settled cluster"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] == sig.name and summary["ops"] == len(hist.ops)
+    assert (out / "report.html").exists()
     leftover = subprocess.run(["pgrep", "-f", f"--data-dir {out}"], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "no etcd member survives the harness"
 

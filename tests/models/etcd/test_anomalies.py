@@ -233,10 +233,23 @@ def divergence_hash(bad: bool) -> History:
     return h.history()
 
 
+def final_status(h: H, samples: list[tuple[str, int, int]]) -> None:
+    """Two rounds of (member, applied index, revision) after traffic, as the runner takes."""
+    for t in (100, 200):
+        for m, index, rev in samples:
+            h.statuses.append(StatusRecord(time=t, member=m, revision=rev, raft_applied_index=index))
+
+
 def divergence_revision(bad: bool) -> History:
     h = base()
-    for m, rev in (("m1", 4), ("m2", 4), ("m3", 3 if bad else 4)):
-        h.statuses.append(StatusRecord(time=100, member=m, revision=rev, raft_applied_index=9))
+    final_status(h, [("m1", 9, 4), ("m2", 9, 4), ("m3", 9, 3 if bad else 4)])
+    return h.history()
+
+
+def divergence_further_along(bad: bool) -> History:
+    """A member further along the log is never at a lower revision; behind, it may be."""
+    h = base()
+    final_status(h, [("m1", 9, 4), ("m2", 9, 4), ("m3", 10 if bad else 8, 3)])
     return h.history()
 
 
@@ -248,12 +261,17 @@ def divergence_revision_hash_failed(bad: bool) -> History:
     compacted = ErrorInfo(
         code="OUT_OF_RANGE", message="etcdserver: mvcc: required revision has been compacted"
     )
-    for m, rev in (("m1", 4), ("m2", 4), ("m3", 3 if bad else 4)):
-        h.statuses.append(
-            StatusRecord(
-                time=100, member=m, revision=rev, raft_applied_index=9, error=None if m == "m3" else compacted
+    for t in (100, 200):
+        for m, rev in (("m1", 4), ("m2", 4), ("m3", 3 if bad else 4)):
+            h.statuses.append(
+                StatusRecord(
+                    time=t,
+                    member=m,
+                    revision=rev,
+                    raft_applied_index=9,
+                    error=None if m == "m3" else compacted,
+                )
             )
-        )
     return h.history()
 
 
@@ -321,6 +339,7 @@ CASES: list[tuple[str, Callable[[bool], History]]] = [
     ("divergence", divergence_hash),
     ("divergence", divergence_revision),
     ("divergence", divergence_revision_hash_failed),
+    ("divergence", divergence_further_along),
 ]
 
 
@@ -360,8 +379,7 @@ def test_issue_13766_shape_names_the_lost_write_and_the_divergence() -> None:
         member="m3",
         count=4,
     )
-    for m, rev in (("m1", 6), ("m2", 6), ("m3", 5)):
-        h.statuses.append(StatusRecord(time=100, member=m, revision=rev, raft_applied_index=20))
+    final_status(h, [("m1", 20, 6), ("m2", 20, 6), ("m3", 20, 5)])
     v = check_history(h.history())
     lost = [a for a in v.anomalies if a.kind == "lost-write"]
     assert lost and lost[0].ops[0] == 2 and lost[0].members == ["m3"], v.summary()
