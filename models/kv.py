@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import msgspec
 
 from models.model import BaseModel
 from models.operation import Operation
+from models.schema import OpSchema
+
+
+class _Get(msgspec.Struct, tag="get", tag_field="kind", forbid_unknown_fields=True):
+    key: str
+
+
+class _Put(msgspec.Struct, tag="put", tag_field="kind", forbid_unknown_fields=True):
+    key: str
+    value: str
+
+
+class _Append(msgspec.Struct, tag="append", tag_field="kind", forbid_unknown_fields=True):
+    key: str
+    value: str
+
+
+class _GetOut(msgspec.Struct):
+    value: str
 
 
 class KeyValue(BaseModel):
@@ -17,6 +38,11 @@ class KeyValue(BaseModel):
     """
 
     name = "kv"
+    schemas: ClassVar[Mapping[str, OpSchema]] = {
+        "get": OpSchema(_Get, _GetOut),
+        "put": OpSchema(_Put, Any),
+        "append": OpSchema(_Append, Any),
+    }
 
     def init(self) -> str:
         return ""

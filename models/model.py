@@ -6,10 +6,11 @@ because the search memoizes (linearized set, state) pairs.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from models.operation import Operation
+from models.schema import NoOptions, OpSchema, validate_operation, validate_options
 
 
 @runtime_checkable
@@ -23,6 +24,15 @@ class Model(Protocol):
     """
 
     name: str
+    #: The operation kinds the model understands, each with the shape of its input and
+    #: output; a history with anything else does not fit the model.
+    schemas: ClassVar[Mapping[str, OpSchema]]
+
+    def validate(self, op: Any) -> None:
+        """Raise SchemaError unless ``op`` is an operation this model understands."""
+        ...
+
+    def validate_record(self, record: Any) -> None: ...
 
     def init(self) -> Hashable: ...
 
@@ -51,6 +61,21 @@ class BaseModel:
     """Defaults for the optional parts of the protocol."""
 
     name = "model"
+    schemas: ClassVar[Mapping[str, OpSchema]] = {}
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> Self:
+        """The model for a history header's ``model_options`` (SchemaError if they do not fit)."""
+        validate_options(cls.name, NoOptions, options)
+        return cls()
+
+    def validate(self, op: Any) -> None:
+        """Raise SchemaError unless ``op`` is an operation this model understands."""
+        validate_operation(self.name, self.schemas, op)
+
+    def validate_record(self, record: Any) -> None:
+        """Raise SchemaError unless a record other than an operation (a watch message)
+        is one the model's checks can read; by default the model reads none."""
 
     def partition(self, ops: Sequence[Operation]) -> list[list[Operation]]:
         return [list(ops)]

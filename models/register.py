@@ -2,9 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
+
+import msgspec
 
 from models.model import BaseModel
+from models.schema import OpSchema, Scalar, validate_options
+
+
+class _Read(msgspec.Struct, tag="read", tag_field="kind", forbid_unknown_fields=True):
+    pass
+
+
+class _Write(msgspec.Struct, tag="write", tag_field="kind", forbid_unknown_fields=True):
+    value: Scalar
+
+
+class _Cas(msgspec.Struct, tag="cas", tag_field="kind", forbid_unknown_fields=True):
+    expect: Scalar
+    value: Scalar
+
+
+class _ReadOut(msgspec.Struct):
+    value: Scalar
+
+
+class _CasOut(msgspec.Struct):
+    ok: bool
+
+
+class Options(msgspec.Struct, forbid_unknown_fields=True):
+    initial: Scalar = None
 
 
 class CasRegister(BaseModel):
@@ -16,9 +45,18 @@ class CasRegister(BaseModel):
     """
 
     name = "cas-register"
+    schemas: ClassVar[Mapping[str, OpSchema]] = {
+        "read": OpSchema(_Read, _ReadOut),
+        "write": OpSchema(_Write, Any),
+        "cas": OpSchema(_Cas, _CasOut),
+    }
 
     def __init__(self, initial: Any = None):
         self.initial = initial
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> Self:
+        return cls(initial=validate_options(cls.name, Options, options).initial)
 
     def init(self) -> Any:
         return self.initial

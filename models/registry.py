@@ -16,13 +16,13 @@ class UnknownModel(ValueError):
 
 
 def make_model(name: str, options: dict[str, Any] | None = None) -> Model:
-    options = options or {}
+    """The model called ``name``, configured by ``options`` (SchemaError if they do not fit)."""
     if name == "cas-register":
-        return CasRegister(initial=options.get("initial"))
+        return CasRegister.from_options(options or {})
     if name == "kv":
-        return KeyValue()
+        return KeyValue.from_options(options or {})
     if name == "etcd":
         from models.etcd.model import EtcdModel
 
-        return EtcdModel()
+        return EtcdModel.from_options(options or {})
     raise UnknownModel(f"unknown model {name!r} (known: {', '.join(MODELS)})")

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from harness import __version__, signals
-from harness.cli.errors import EXIT_INTERNAL, EXIT_USAGE, CliError
+from harness.cli.errors import EXIT_INTERNAL, EXIT_USAGE, CliError, internal_error_line
 from harness.signals import interruptible
 
 #: Subcommand modules, each exposing ``register(subparsers)`` which sets ``func``.
@@ -57,26 +57,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - anything else is a bug of ours, never "etcd broke"
         print(internal_error_line(exc), file=sys.stderr)
         return EXIT_INTERNAL
-
-
-def internal_error_line(exc: BaseException) -> str:
-    """One line naming an unexpected exception and where it was raised; the whole
-    traceback goes to a file, for a bug report."""
-    import tempfile
-    import traceback
-
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" at {frames[-1].filename.rsplit('/', 2)[-2:][-1]}:{frames[-1].lineno}" if frames else ""
-    try:
-        with tempfile.NamedTemporaryFile(
-            "w", prefix="etcd-harness-internal-error-", suffix=".txt", delete=False
-        ) as fh:
-            fh.write("".join(traceback.format_exception(exc)))
-        saved = f"; traceback in {fh.name}"
-    except OSError:
-        saved = ""
-    text = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return f"etcd-harness: internal error (a bug in etcd-harness): {type(exc).__name__}: {text}{where}{saved}"
 
 
 if __name__ == "__main__":

@@ -10,13 +10,23 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.cli.errors import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION, CliError
+from harness.cli.errors import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    EXIT_USAGE,
+    EXIT_VIOLATION,
+    CliError,
+    internal_error_line,
+)
 from harness.history import History, HistoryError
+from harness.history.history import LoadTimeout
 from harness.history.importers import FORMATS, load_history
 from harness.report.explain import explain
 from harness.report.summary import member_labels, time_unit
 from harness.report.verdict import from_check_result, from_etcd_verdict
 from models.registry import MODELS, UnknownModel, make_model
+from models.schema import SchemaError
 
 
 @dataclass
@@ -66,11 +76,13 @@ def register(sub: Any) -> None:
         help="check recorded histories for linearizability",
         description="Check histories. Exit 0: all linearizable; 1: a violation; 2: bad input; 3: unknown.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="history files; - reads standard input")
     p.add_argument("--format", default="auto", choices=["auto", *FORMATS])
     p.add_argument("--model", choices=MODELS, help="default: from the history (etcd for harness runs)")
     p.add_argument("--initial", help="initial register value for cas-register (JSON, or nil)")
-    p.add_argument("--timeout", type=float, default=60.0, help="search budget per file in seconds")
+    p.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds per file, reading included (then: unknown)"
+    )
     p.add_argument(
         "--max-states", type=int, default=None, help="memory budget: states the search may remember"
     )
@@ -79,14 +91,28 @@ def register(sub: Any) -> None:
 
 
 def check_history(
-    hist: History, model_name: str | None, initial: str | None, timeout: float, max_states: int | None
+    hist: History,
+    model_name: str | None,
+    initial: str | None,
+    timeout: float,
+    max_states: int | None,
+    deadline: float | None = None,
 ) -> FileVerdict:
     name = model_name or hist.model or "etcd"
-    options = dict(hist.header.model_options)
-    if initial is not None:
-        options["initial"] = parse_initial(initial)
-    started = time.monotonic()
     path = hist.path or "-"
+    started = time.monotonic()
+    if deadline is not None:
+        timeout = max(0.0, deadline - started)
+    if not any(op.status != "fail" for op in hist.ops):
+        return FileVerdict(
+            path=path,
+            verdict="unknown",
+            ops=len(hist.ops),
+            elapsed_ms=0.0,
+            model=name,
+            warnings=hist.warnings,
+            reason="the history holds no operation that may have taken effect: nothing to check",
+        )
     if name == "etcd":
         from models.etcd import check_history as check_etcd
 
@@ -106,15 +132,15 @@ def check_history(
         )
     from models.linearizability import DEFAULT_MAX_STATES, check
 
+    options = dict(hist.header.model_options) if hist.header.model in (None, name) else {}
+    if initial is not None:
+        options["initial"] = parse_initial(initial)
     try:
         model = make_model(name, options)
-    except UnknownModel as exc:
-        raise CliError(str(exc)) from None
+    except (UnknownModel, SchemaError) as exc:
+        raise CliError(f"{path}: {exc}") from None
     ops = hist.operations()
-    try:
-        res = check(model, ops, timeout=timeout, max_states=max_states or DEFAULT_MAX_STATES)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CliError(f"{path}: operations do not fit the {name} model ({exc})") from None
+    res = check(model, ops, timeout=timeout, max_states=max_states or DEFAULT_MAX_STATES)
     explanation: list[str] = []
     w = res.witness
     anomalies: list[dict[str, Any]] = []
@@ -148,23 +174,50 @@ def check_history(
 
 
 def run(args: argparse.Namespace) -> int:
+    if not (args.timeout > 0):
+        raise CliError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+    if args.max_states is not None and args.max_states < 1:
+        raise CliError(f"--max-states must be at least 1, not {args.max_states}")
+    if args.files.count("-") > 1:
+        raise CliError("standard input (-) can be read only once")
     results: list[FileVerdict] = []
-    bad_input = False
+    bad_input = internal = False
     for path in args.files:
+        started = time.monotonic()
+        deadline = started + args.timeout
         try:
-            hist = load_history(path, args.format)
+            hist = load_history(path, args.format, model=args.model, deadline=deadline)
         except HistoryError as exc:
             print(f"etcd-harness: error: {exc}", file=sys.stderr)
             bad_input = True
             continue
-        for warning in hist.warnings:
-            print(f"etcd-harness: warning: {warning}", file=sys.stderr)
-        fv = check_history(hist, args.model, args.initial, args.timeout, args.max_states)
+        except LoadTimeout as exc:
+            fv = FileVerdict(
+                path=path,
+                verdict="unknown",
+                ops=0,
+                elapsed_ms=(time.monotonic() - started) * 1000,
+                model=args.model or "?",
+                reason=f"time budget of {args.timeout:g} s ran out while reading (line {exc.line})",
+            )
+        else:
+            for warning in hist.warnings:
+                print(f"etcd-harness: warning: {warning}", file=sys.stderr)
+            try:
+                fv = check_history(hist, args.model, args.initial, args.timeout, args.max_states, deadline)
+            except CliError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a checker crash is our bug: one line, exit 4
+                print(f"{path}: {internal_error_line(exc)}", file=sys.stderr)
+                internal = True
+                continue
         results.append(fv)
         if args.json:
             print(json.dumps(fv.to_json()), flush=True)
     if not args.json:
         _print_table(results)
+    if internal:
+        return EXIT_INTERNAL
     if bad_input:
         return EXIT_USAGE
     if any(r.verdict == "illegal" for r in results):

@@ -52,7 +52,10 @@ class PeerProxy:
 
     async def _serve(self, route: Route) -> None:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._relay(route, reader, writer)
+            # Cancelled at shutdown: end quietly. A handler task that ends cancelled makes
+            # asyncio's stream callback print a CancelledError traceback (Python 3.11).
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay(route, reader, writer)
 
         route.server = await asyncio.start_server(
             handle, route.listen_host, route.listen_port, reuse_address=True

@@ -26,6 +26,15 @@ class HistoryError(Exception):
         super().__init__(f"{where}: {reason}")
 
 
+class LoadTimeout(Exception):
+    """The time budget ran out while a history was being read: no verdict, not bad input."""
+
+    def __init__(self, path: str, line: int):
+        self.path = path
+        self.line = line
+        super().__init__(f"{path}: the time budget ran out while reading it (at line {line})")
+
+
 @dataclass
 class History:
     header: Header

@@ -10,15 +10,16 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from harness.errors import DiskFullError
-from harness.history.files import read_bytes
-from harness.history.history import History, HistoryError
+from harness.history.files import Source
+from harness.history.history import History, HistoryError, LoadTimeout
 from harness.history.records import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -31,6 +32,8 @@ from harness.history.records import (
     StatusRecord,
     WatchRecord,
 )
+from models.registry import UnknownModel, make_model
+from models.schema import SchemaError
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Record)
@@ -121,35 +124,49 @@ class HistoryWriter:
         self.close()
 
 
-def iter_records(path: str, data: bytes) -> Iterator[tuple[int, Record | None, str | None]]:
-    """Yield (line number, record, warning) for every non-empty line."""
-    lines = data.split(b"\n")
-    last = len(lines)
-    while last > 0 and not lines[last - 1].strip():
-        last -= 1
-    for i in range(last):
-        raw = lines[i].strip()
-        if not raw:
-            continue
-        lineno = i + 1
-        try:
-            yield lineno, _decoder.decode(raw), None
-        except msgspec.ValidationError as exc:
-            if b'"type"' in raw and _is_unknown_type(raw):
-                yield lineno, None, f"{path}:{lineno}: skipped record of unknown type"
-                continue
-            raise HistoryError(path, lineno, f"invalid record: {exc}") from None
-        except msgspec.DecodeError as exc:
-            if i == last - 1 and not data.endswith(b"\n"):
-                yield lineno, None, f"{path}:{lineno}: truncated last line skipped (the run was cut short)"
-                continue
-            raise HistoryError(path, lineno, f"not valid JSON: {exc}") from None
+def iter_records(path: str, lines: Iterable[bytes]) -> Iterator[tuple[int, Record | None, str | None]]:
+    """Yield (line number, record, warning) for every non-empty line.
+
+    Only the last line may be cut short (a crash while it was written): it is skipped
+    with a warning when it is the start of a record, or NUL bytes (what a file system
+    leaves when an OS crash came before the data). Anything else malformed names its
+    line, since a silently skipped record could hide a violation.
+    """
+    pending: tuple[int, bytes] | None = None
+    for lineno, line in enumerate(lines, start=1):
+        if pending is not None:
+            yield _decode(path, *pending, last=False)
+            pending = None
+        raw = line.strip()
+        if raw:
+            pending = (lineno, line)
+    if pending is not None:
+        yield _decode(path, *pending, last=True)
+
+
+def _decode(path: str, lineno: int, line: bytes, *, last: bool) -> tuple[int, Record | None, str | None]:
+    raw = line.strip()
+    try:
+        return lineno, _decoder.decode(raw), None
+    except msgspec.ValidationError as exc:
+        if b'"type"' in raw and _is_unknown_type(raw):
+            return lineno, None, f"{path}:{lineno}: skipped record of unknown type"
+        raise HistoryError(path, lineno, f"invalid record: {exc}") from None
+    except msgspec.DecodeError as exc:
+        if last and not line.endswith(b"\n"):
+            if raw.startswith(b"{") and b"\0" not in raw:
+                return lineno, None, f"{path}:{lineno}: truncated last line skipped (the run was cut short)"
+            if not raw.strip(b"\0"):
+                return lineno, None, f"{path}:{lineno}: the file ends in NUL bytes (cut by a crash), skipped"
+        raise HistoryError(path, lineno, f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise HistoryError(path, lineno, "nested too deeply") from None
 
 
 def _is_unknown_type(raw: bytes) -> bool:
     try:
         obj = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return False
     known = {"header", "op", "fault", "watch", "status", "note", "end"}
     return isinstance(obj, dict) and isinstance(obj.get("type"), str) and obj["type"] not in known
@@ -160,32 +177,64 @@ def looks_like_jsonl_history(head: bytes) -> bool:
     return first.startswith(b"{") and b'"type"' in first and FORMAT_NAME.encode() in first
 
 
-def read_history(path: str) -> History:
-    data = read_bytes(path)
-    header: Header | None = None
+#: Lines between two looks at the clock while loading.
+_CLOCK_EVERY = 1024
+
+
+def read_history(
+    path: str, *, model: str | None = None, deadline: float | None = None, source: Source | None = None
+) -> History:
+    """Read and validate a history: every operation must fit ``model`` (default: the
+    header's, else etcd) and every watch message the etcd format; ``deadline``
+    (``time.monotonic()``) bounds the time spent, raising :class:`LoadTimeout`."""
+    if source is None:
+        with Source(path) as src:
+            return read_history(path, model=model, deadline=deadline, source=src)
     hist: History | None = None
+    checker: Any = None
     seen_ids: set[int] = set()
-    for lineno, rec, warning in iter_records(path, data):
+    for lineno, rec, warning in iter_records(path, source.lines()):
+        if deadline is not None and lineno % _CLOCK_EVERY == 0 and time.monotonic() > deadline:
+            raise LoadTimeout(path, lineno)
         if warning:
             if hist is None:
                 raise HistoryError(path, lineno, warning.split(": ", 1)[1])
             hist.warnings.append(warning)
             continue
-        if header is None:
-            if not isinstance(rec, Header):
-                raise HistoryError(path, lineno, "the first record must be the header")
-            if rec.format != FORMAT_NAME:
-                raise HistoryError(path, lineno, f"unknown format {rec.format!r}")
-            if rec.version > FORMAT_VERSION:
-                raise HistoryError(
-                    path,
-                    lineno,
-                    f"format version {rec.version} is newer than this tool reads ({FORMAT_VERSION})",
-                )
-            header = rec
-            hist = History(header=rec, path=path)
+        if hist is None:
+            hist = _start(path, lineno, rec)
+            checker = _model_for(path, hist.header, model)
             continue
-        assert hist is not None
+        _add(path, lineno, rec, hist, checker, seen_ids)
+    if hist is None:
+        raise HistoryError(path, None, "empty file: no header record")
+    return hist
+
+
+def _start(path: str, lineno: int, rec: Record | None) -> History:
+    if not isinstance(rec, Header):
+        raise HistoryError(path, lineno, "the first record must be the header")
+    if rec.format != FORMAT_NAME:
+        raise HistoryError(path, lineno, f"unknown format {rec.format!r}")
+    if rec.version > FORMAT_VERSION:
+        raise HistoryError(
+            path, lineno, f"format version {rec.version} is newer than this tool reads ({FORMAT_VERSION})"
+        )
+    return History(header=rec, path=path)
+
+
+def _model_for(path: str, header: Header, override: str | None) -> Any:
+    """The model whose schema the operations must fit: ``override``, the header's, or etcd."""
+    name = override or header.model or "etcd"
+    options = header.model_options if header.model in (None, name) else {}
+    try:
+        return make_model(name, options)
+    except (UnknownModel, SchemaError) as exc:
+        raise HistoryError(path, 1, str(exc)) from None
+
+
+def _add(path: str, lineno: int, rec: Record | None, hist: History, model: Any, seen_ids: set[int]) -> None:
+    try:
         if isinstance(rec, OpRecord):
             if rec.id in seen_ids:
                 raise HistoryError(path, lineno, f"duplicate operation id {rec.id}")
@@ -193,12 +242,14 @@ def read_history(path: str) -> History:
                 raise HistoryError(path, lineno, f"operation {rec.id} returns before its call")
             if rec.status == "ok" and rec.ret is None:
                 raise HistoryError(path, lineno, f"operation {rec.id} is ok but has no return time")
+            model.validate(rec)
             seen_ids.add(rec.id)
             hist.ops.append(rec)
+        elif isinstance(rec, WatchRecord):
+            model.validate_record(rec)
+            hist.watches.append(rec)
         elif isinstance(rec, FaultRecord):
             hist.faults.append(rec)
-        elif isinstance(rec, WatchRecord):
-            hist.watches.append(rec)
         elif isinstance(rec, StatusRecord):
             hist.statuses.append(rec)
         elif isinstance(rec, NoteRecord):
@@ -209,9 +260,17 @@ def read_history(path: str) -> History:
             hist.finished = rec.reason == "finished"
         elif isinstance(rec, Header):
             raise HistoryError(path, lineno, "a second header")
-    if hist is None:
-        raise HistoryError(path, None, "empty file: no header record")
-    return hist
+    except SchemaError as exc:
+        raise HistoryError(path, lineno, mismatch(hist.header.model, model.name) + str(exc)) from None
+
+
+def mismatch(written_for: str | None, checked_as: str) -> str:
+    """Says so when a history is checked with another model than the one it names."""
+    return (
+        f"written for the {written_for} model, not {checked_as}: "
+        if written_for not in (None, checked_as)
+        else ""
+    )
 
 
 def write_history(path: str | os.PathLike[str], hist: History) -> None:

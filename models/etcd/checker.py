@@ -283,8 +283,22 @@ def check_revisions(
             time_only.append((rev, op))
         else:
             observers[rev].append(op)
+    highest_op = max_rev
     for r in extra_revisions:
         max_rev = max(max_rev, r)
+    # Every revision from 2 up needs a write of its own: a revision beyond what all the
+    # writes together could reach is impossible (and would not fit in memory).
+    creators = len(fixed) + len(unknown) + sum(len(v) for v in revokes.values())
+    if max_rev > 1 + creators:
+        src = "a response header" if highest_op == max_rev else "a watch event or serializable read"
+        anomalies.append(
+            Anomaly(
+                "non-linearizable",
+                f"revision {max_rev} was observed ({src}), but the history's {creators} writes can create "
+                f"revisions up to {1 + creators} only",
+                details={"revision": max_rev, "writes": creators},
+            )
+        )
     if anomalies:
         return LinResult(
             "illegal", anomalies, max_revision=max_rev, stats={"elapsed": time.monotonic() - started}

@@ -16,17 +16,20 @@ are accepted without constraint here and checked elsewhere (stale-read rule).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from models.etcd.requests import apply, canonical, is_serializable_read
+from models.etcd.schema import SCHEMAS, validate_watch_message
 from models.etcd.state import FrozenState
 from models.model import BaseModel
 from models.operation import Operation
+from models.schema import OpSchema
 
 
 class EtcdModel(BaseModel):
     name = "etcd"
+    schemas: ClassVar[Mapping[str, OpSchema]] = SCHEMAS
 
     def init(self) -> FrozenState:
         return FrozenState()
@@ -50,6 +53,10 @@ class EtcdModel(BaseModel):
 
     def partition(self, ops: Sequence[Operation]) -> list[list[Operation]]:
         return [list(ops)]
+
+    def validate_record(self, record: Any) -> None:
+        if getattr(record, "watch", None) is not None and hasattr(record, "events"):
+            validate_watch_message(record)
 
     def observes_only(self, input: Any, output: Any) -> bool:
         kind = input.get("kind")

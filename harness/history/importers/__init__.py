@@ -1,28 +1,38 @@
-"""Importers of other tools' histories; each turns a file into a History."""
+"""Importers of other tools' histories; each turns a file into a History.
+
+Every format is read once from its start (a pipe or standard input included), and every
+operation is validated against the model it is checked with, whatever its format.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
-from harness.history.files import read_head
+from harness.history.files import Source
 from harness.history.history import History, HistoryError
 from harness.history.importers.jepsen_edn import read_jepsen_edn
 from harness.history.importers.porcupine_etcd import read_porcupine_etcd
 from harness.history.importers.porcupine_kv import read_porcupine_kv
-from harness.history.jsonl import looks_like_jsonl_history, read_history
+from harness.history.jsonl import looks_like_jsonl_history, mismatch, read_history
+from models.registry import UnknownModel, make_model
+from models.schema import SchemaError
 
-FORMATS: dict[str, Callable[[str], History]] = {
-    "jsonl": read_history,
+#: Importers of other formats: (path, source) -> History.
+IMPORTERS: dict[str, Callable[[str, Source], History]] = {
     "porcupine-etcd": read_porcupine_etcd,
     "porcupine-kv": read_porcupine_kv,
     "jepsen-edn": read_jepsen_edn,
 }
+FORMATS = ("jsonl", *IMPORTERS)
 
 
-def detect_format(path: str) -> str:
-    """Guess a file's format from its first bytes; never from its name alone."""
-    text = read_head(path).lstrip()
+def detect_format(path: str, head: bytes | None = None) -> str:
+    """Guess a file's format from its first bytes (``head``, else read from ``path``);
+    never from its name alone."""
+    if head is None:
+        with Source(path) as src:
+            head = src.head
+    text = head.lstrip()
     if not text:
         raise HistoryError(path, None, "empty file")
     if looks_like_jsonl_history(text):
@@ -38,14 +48,34 @@ def detect_format(path: str) -> str:
     raise HistoryError(path, 1, "unrecognized history format (use --format)")
 
 
-def load_history(path: str, fmt: str = "auto") -> History:
-    if fmt == "auto":
-        fmt = detect_format(path)
-    if fmt not in FORMATS:
+def load_history(
+    path: str, fmt: str = "auto", *, model: str | None = None, deadline: float | None = None
+) -> History:
+    """Read ``path`` (``-``: standard input) in format ``fmt``, every operation validated
+    against ``model`` (default: the one the history names)."""
+    if fmt != "auto" and fmt not in FORMATS:
         raise HistoryError(path, None, f"unknown format {fmt!r} (known: auto, {', '.join(FORMATS)})")
-    if Path(path).is_dir():
-        raise HistoryError(path, None, "is a directory")
-    return FORMATS[fmt](path)
+    with Source(path) as src:
+        if fmt == "auto":
+            fmt = detect_format(path, src.head)
+        if fmt == "jsonl":
+            return read_history(path, model=model, deadline=deadline, source=src)
+        hist = IMPORTERS[fmt](path, src)
+    validate_imported(hist, model)
+    return hist
+
+
+def validate_imported(hist: History, model: str | None) -> None:
+    """What an importer made must fit the model it will be checked with."""
+    path = hist.path or "-"
+    name = model or hist.header.model or "etcd"
+    options = hist.header.model_options if hist.header.model in (None, name) else {}
+    try:
+        checker = make_model(name, options)
+        for op in hist.ops:
+            checker.validate(op)
+    except (UnknownModel, SchemaError) as exc:
+        raise HistoryError(path, None, mismatch(hist.header.model, name) + str(exc)) from None
 
 
 __all__ = ["FORMATS", "detect_format", "load_history"]

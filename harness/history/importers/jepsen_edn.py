@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from functools import partial
 
-from harness.history.files import read_text
+from harness.history.files import Source, read_text
 from harness.history.history import History, HistoryError
 from harness.history.importers import edn
 from harness.history.importers.jepsen_ops import OpPairer, register_convert
 from harness.history.records import FaultRecord, Header
 
 
-def read_jepsen_edn(path: str, initial: object = 0) -> History:
-    text = read_text(path)
+def read_jepsen_edn(path: str, source: Source | None = None, initial: object = 0) -> History:
+    text = read_text(path, source)
     try:
-        data = edn.plain(edn.loads(text))
+        data = edn.loads(text)
     except edn.DecodeError as exc:
         raise HistoryError(path, None, f"not valid EDN: {exc}") from None
     if not isinstance(data, list):

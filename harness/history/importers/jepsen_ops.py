@@ -47,6 +47,12 @@ class OpPairer:
         return self.clients.setdefault(process, 1_000_000 + len(self.clients))
 
     def event(self, line: int, time: int, process: Any, typ: str, f: str, value: Any) -> None:
+        if isinstance(process, bool) or not isinstance(process, int | str):
+            raise HistoryError(self.path, line, f"process {process!r:.40} is not a number or a name")
+        if not isinstance(typ, str) or not isinstance(f, str):
+            raise HistoryError(
+                self.path, line, f"event type {typ!r:.40} and function {f!r:.40} must be names"
+            )
         if typ == "invoke":
             if process in self.pending:
                 raise HistoryError(

@@ -6,7 +6,7 @@ import re
 from functools import partial
 from typing import Any
 
-from harness.history.files import read_text
+from harness.history.files import Source, read_text
 from harness.history.history import History, HistoryError
 from harness.history.importers.jepsen_ops import OpPairer, register_convert
 from harness.history.records import Header
@@ -29,8 +29,8 @@ def _value(text: str, path: str, line: int) -> Any:
         raise HistoryError(path, line, f"cannot parse value {text!r}") from None
 
 
-def read_porcupine_etcd(path: str) -> History:
-    lines = read_text(path).splitlines()
+def read_porcupine_etcd(path: str, source: Source | None = None) -> History:
+    lines = read_text(path, source).splitlines()
     pairer = OpPairer(path, partial(register_convert, knossos=False))
     for lineno, text in enumerate(lines, start=1):
         if not text.strip():

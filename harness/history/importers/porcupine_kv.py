@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.history.files import read_text
+from harness.history.files import Source, read_text
 from harness.history.history import History, HistoryError
 from harness.history.importers import edn
 from harness.history.importers.jepsen_ops import OpPairer
@@ -25,7 +25,7 @@ def _convert(f: str, invoked: Any, typ: str, result: Any) -> tuple[dict[str, Any
 
 def _parse_line(path: str, lineno: int, text: str) -> dict[str, Any]:
     try:
-        value = edn.plain(edn.loads(text))
+        value = edn.loads(text)
     except edn.DecodeError as exc:
         raise HistoryError(path, lineno, f"not an EDN map: {exc}") from None
     if not isinstance(value, dict):
@@ -33,13 +33,13 @@ def _parse_line(path: str, lineno: int, text: str) -> dict[str, Any]:
     return value
 
 
-def read_porcupine_kv(path: str) -> History:
-    lines = read_text(path).splitlines()
+def read_porcupine_kv(path: str, source: Source | None = None) -> History:
+    lines = read_text(path, source).splitlines()
     numbered = [(i, s) for i, s in enumerate(lines, start=1) if s.strip()]
     # One parse of the whole file is ~10x faster than one per line; parse line by line
     # only to name the bad line.
     try:
-        events = edn.plain(edn.loads("[" + "\n".join(s for _, s in numbered) + "]"))
+        events = edn.loads("[" + "\n".join(s for _, s in numbered) + "]")
     except edn.DecodeError:
         events = None
     if events is None or len(events) != len(numbered) or not all(isinstance(e, dict) for e in events):

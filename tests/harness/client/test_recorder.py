@@ -57,7 +57,7 @@ def test_ok_fail_unknown_records(tmp_path: Path) -> None:
     r1 = rec.execute(put)
     r2 = rec.execute({"kind": "range", "key": "k"})
     r3 = rec.execute({"kind": "delete", "key": "k"})
-    r4 = rec.execute({"kind": "bogus"})
+    r4 = rec.execute({"kind": "lease_grant", "id": 0, "ttl": 5})  # refused before it is sent
     writer.close(EndRecord(time=0))
     assert [r.status for r in (r1, r2, r3, r4)] == ["ok", "fail", "unknown", "fail"]
     hist = read_history(str(path))

@@ -88,8 +88,8 @@ def test_unknown_record_type_is_skipped(tmp_path: Path) -> None:
         ),
         (
             '{"type":"header","format":"etcd-harness-history","version":1}\n'
-            '{"type":"op","id":0,"client":0,"call":5,"return":6,"input":{},"status":"ok"}\n'
-            '{"type":"op","id":0,"client":0,"call":7,"return":8,"input":{},"status":"ok"}\n',
+            '{"type":"op","id":0,"client":0,"call":5,"return":6,"input":{"kind":"defragment"},"status":"fail"}\n'
+            '{"type":"op","id":0,"client":0,"call":7,"return":8,"input":{"kind":"defragment"},"status":"fail"}\n',
             "duplicate operation id",
         ),
         (
