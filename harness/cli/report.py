@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.check import parse_initial
-from harness.cli.errors import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, CliError
+from harness.cli.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, CliError
 from harness.history import HistoryError
+from harness.history.history import LoadTimeout
 from harness.history.importers import FORMATS, load_history
 from harness.report import (
     explain,
@@ -51,10 +52,18 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not (args.timeout > 0):
+        raise CliError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+    started = time.monotonic()
     try:
-        hist = load_history(args.history, args.format)
+        hist = load_history(args.history, args.format, model=args.model, deadline=started + args.timeout)
     except HistoryError as exc:
         raise CliError(str(exc)) from None
+    except LoadTimeout as exc:
+        print(
+            f"{args.history}: unknown: time budget of {args.timeout:g} s ran out while reading (line {exc.line})"
+        )
+        return EXIT_UNKNOWN
     for warning in hist.warnings:
         print(f"etcd-harness: warning: {warning}", file=sys.stderr)
     model = args.model or hist.model or "etcd"
@@ -62,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         verdict = not_checked("--no-check", model)
     else:
         initial = parse_initial(args.initial) if args.initial is not None else None
-        verdict = run_check(hist, model, initial, args.timeout, args.max_states)
+        remaining = max(0.001, started + args.timeout - time.monotonic())
+        verdict = run_check(hist, model, initial, remaining, args.max_states)
     out = Path(args.output) if args.output else Path(Path(args.history).name + ".report.html")
     started = time.monotonic()
     reproduce = reproduce_command(hist, verdict, args.format)
@@ -78,6 +88,13 @@ def run(args: argparse.Namespace) -> int:
     for line in explain(verdict, hist.ops, unit=time_unit(hist), members=member_labels(hist)):
         print(f"  {line}")
     print(f"report: {out} ({len(page.encode()) / 1e6:.2f} MB, {elapsed:.2f} s)")
+    if verdict.internal_error:
+        print(
+            f"etcd-harness: internal error (a bug in etcd-harness): {verdict.internal_error}; "
+            "the page is written, marked not checked",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
     if verdict.verdict == "illegal":
         return EXIT_VIOLATION
     if verdict.verdict == "unknown":

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from models.schema import Int64
+
 FORMAT_NAME = "etcd-harness-history"
 FORMAT_VERSION = 1
 
@@ -38,12 +40,12 @@ class Header(msgspec.Struct, tag="header", tag_field="type"):
 
 
 class OpRecord(msgspec.Struct, tag="op", tag_field="type", omit_defaults=True):
-    id: int
-    client: int
-    call: int
+    id: Int64
+    client: Int64
+    call: Int64
     input: dict[str, Any]
     status: Status
-    ret: int | None = msgspec.field(default=None, name="return")
+    ret: Int64 | None = msgspec.field(default=None, name="return")
     output: Any = None
     error: ErrorInfo | None = None
     member: str | None = None
@@ -52,10 +54,10 @@ class OpRecord(msgspec.Struct, tag="op", tag_field="type", omit_defaults=True):
 class FaultRecord(msgspec.Struct, tag="fault", tag_field="type", omit_defaults=True):
     """One edge of a fault window; a ``start`` and its ``end`` share ``id``."""
 
-    id: int
+    id: Int64
     phase: Literal["start", "end"]
     kind: str
-    time: int
+    time: Int64
     targets: list[str] = msgspec.field(default_factory=list)
     detail: dict[str, Any] = msgspec.field(default_factory=dict)
     error: str | None = None
@@ -69,9 +71,9 @@ class WatchRecord(msgspec.Struct, tag="watch", tag_field="type", omit_defaults=T
     ``canceled`` or ``error`` (the stream broke; ``error`` says how).
     """
 
-    watch: int
-    client: int
-    time: int
+    watch: Int64
+    client: Int64
+    time: Int64
     event: Literal["request", "created", "events", "progress", "canceled", "error"]
     member: str | None = None
     request: dict[str, Any] | None = None
@@ -85,9 +87,9 @@ class WatchRecord(msgspec.Struct, tag="watch", tag_field="type", omit_defaults=T
 class StatusRecord(msgspec.Struct, tag="status", tag_field="type", omit_defaults=True):
     """A sample of one member's status (maintenance Status / HashKV)."""
 
-    time: int
+    time: Int64
     member: str
-    revision: int | None = None
+    revision: Int64 | None = None
     raft_index: int | None = None
     raft_applied_index: int | None = None
     raft_term: int | None = None
@@ -102,7 +104,7 @@ class StatusRecord(msgspec.Struct, tag="status", tag_field="type", omit_defaults
 class NoteRecord(msgspec.Struct, tag="note", tag_field="type", omit_defaults=True):
     """Free-form event worth seeing on a timeline (phase changes, warnings)."""
 
-    time: int
+    time: Int64
     text: str
     detail: dict[str, Any] = msgspec.field(default_factory=dict)
 
@@ -110,7 +112,7 @@ class NoteRecord(msgspec.Struct, tag="note", tag_field="type", omit_defaults=Tru
 class EndRecord(msgspec.Struct, tag="end", tag_field="type", omit_defaults=True):
     """Written last by a run that finished cleanly; absent after a crash."""
 
-    time: int
+    time: Int64
     reason: str = "finished"
 
 

@@ -40,6 +40,8 @@ class ReportVerdict:
     writers: dict[int, int] = field(default_factory=dict)
     reason: str = ""
     elapsed_ms: float | None = None
+    #: The checker crashed (a bug of the harness): the exception, for a one-line report.
+    internal_error: str = ""
 
     @property
     def violating_ops(self) -> list[int]:
@@ -248,7 +250,9 @@ def run_check(
             ops = hist.operations()
             res = check(model, ops, timeout=timeout, max_states=max_states or DEFAULT_MAX_STATES)
             out = from_check_result(res, name, model, ops)
-    except Exception as exc:  # any checker failure must still leave a report
-        return not_checked(f"the {name} checker failed: {type(exc).__name__}: {exc}", name)
+    except Exception as exc:  # noqa: BLE001 - any checker failure must still leave a report
+        out = not_checked(f"the {name} checker failed: {type(exc).__name__}: {exc}", name)
+        out.internal_error = f"{type(exc).__name__}: {exc}"
+        return out
     out.elapsed_ms = round((time.monotonic() - started) * 1000, 3)
     return out

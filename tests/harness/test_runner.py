@@ -92,6 +92,48 @@ def test_a_signal_ends_the_run_like_ctrl_c(tmp_path: Path, sig: signal.Signals, 
     assert leftover.stdout.strip() == "", "no etcd member survives the harness"
 
 
+def test_a_disk_that_fills_during_a_run_ends_with_one_line(tmp_path: Path) -> None:
+    """The history stops at its last whole record, the cluster is torn down, and the run
+    ends with one line and exit 2 (an environment error), not tracebacks."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    # Room for three members' preallocated WAL files (64 MB each), then filled up.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400m", "tmpfs", str(disk)], check=True)
+    try:
+        out = disk / "run"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "harness.cli", "run", "smoke", "--seed", "5", "--etcd", ETCD]
+            + ["--duration", "30", "--out", str(out), "--no-progress"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (out / "history.jsonl").exists():
+            time.sleep(0.2)
+        time.sleep(3)
+        with open(disk / "filler", "wb") as f:
+            try:
+                for _ in range(400):
+                    f.write(b"\0" * (1 << 20))
+                    f.flush()
+            except OSError:
+                pass
+        stdout, stderr = proc.communicate(timeout=120)
+        err = stderr.decode()
+        assert proc.returncode == 2, (stdout.decode(), err)
+        assert "Traceback" not in err and "Traceback" not in stdout.decode()
+        last = err.strip().splitlines()[-1]
+        assert last.startswith("etcd-harness: error: cannot write") and "last whole record" in last, err
+        hist = read_history(str(out / "history.jsonl"))
+        assert hist.ops and not hist.warnings, "every record kept is whole"
+        leftover = subprocess.run(["pgrep", "-f", f"--data-dir {out}"], capture_output=True, text=True)
+        assert leftover.stdout.strip() == "", "no etcd member survives the harness"
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
 def test_a_txn_that_only_read_is_not_counted_as_a_write() -> None:
     from harness.runner import _acknowledged_write
 

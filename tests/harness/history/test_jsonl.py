@@ -138,3 +138,36 @@ def test_compressed_histories_read_like_plain_ones(tmp_path: Path) -> None:
     (tmp_path / "cut.xz").write_bytes(lzma.compress(data)[:40])
     with pytest.raises(HistoryError, match="corrupt compressed file"):
         load_history(str(tmp_path / "cut.xz"))
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A 64 KiB file system (tmpfs), to fill up; needs root."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_disk_keeps_the_history_to_its_last_whole_record(small_disk: Path) -> None:
+    from harness.history.records import NoteRecord
+
+    path = small_disk / "h.jsonl"
+    w = HistoryWriter(path, Header(scenario="s", seed=1))
+    for i in range(5000):  # far more than 64 KiB; never raises in the recording thread
+        w.write(NoteRecord(time=i, text="x" * 50))
+    assert w.error is not None and w.records < 5000
+    assert "No space left on device" in w.error_message() and f"({w.records} records)" in w.error_message()
+    w.close(EndRecord(time=9))
+    data = path.read_bytes()
+    assert data.endswith(b"\n") and len(data) == w.size
+    h = read_history(str(path))
+    assert len(h.notes) == w.records - 1 and not h.finished and not h.warnings
