@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,3 +151,62 @@ def test_a_txn_that_only_read_is_not_counted_as_a_write() -> None:
     assert not _acknowledged_write(txn, "unknown", None)
     assert _acknowledged_write({"kind": "put", "key": "a"}, "ok", {"header": {"revision": 2}})
     assert not _acknowledged_write({"kind": "range", "key": "a"}, "ok", {"header": {"revision": 2}})
+
+
+def _traffic(ran_for: float, error: str | None = None) -> object:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(ran_for=ran_for, error=error)
+
+
+def _history(puts: int, failed: int = 0) -> object:
+    from harness.history import History
+    from harness.history.records import Header, OpRecord
+
+    ops = [
+        OpRecord(
+            id=i,
+            client=i % 4,
+            call=i,
+            ret=i + 1,
+            input={"kind": "put", "key": "a", "value": str(i)},
+            status="ok",
+            output={"header": {"revision": i + 2}},
+        )
+        for i in range(puts)
+    ]
+    ops += [
+        OpRecord(id=puts + i, client=0, call=0, ret=1, input={"kind": "range", "key": "a"}, status="fail")
+        for i in range(failed)
+    ]
+    return History(header=Header(model="etcd"), ops=ops, finished=True)
+
+
+NOTHING = "no write was acknowledged: the run tested nothing"
+
+
+@pytest.mark.parametrize(
+    ("hist", "traffic", "reason", "if_interrupted"),
+    [
+        (lambda: _history(0, failed=500), _traffic(8.0), NOTHING, NOTHING),
+        (lambda: _history(400), _traffic(8.0, "RuntimeError: boom"), "traffic stopped early: RuntimeError: boom", "traffic stopped early"),
+        (lambda: _history(400), _traffic(2.0), "traffic stopped early: it ran 2.0 s of 8 s", ""),
+        (lambda: _history(30), _traffic(8.0), "only 30 operations succeeded of about 4000 planned", ""),
+        (lambda: _history(3000), _traffic(8.0), "", ""),
+    ],
+)  # fmt: skip
+def test_a_run_that_tested_too_little_does_not_pass(
+    hist: Any, traffic: Any, reason: str, if_interrupted: str
+) -> None:
+    """smoke plans 500 ops/s for 8 s; a run far below that, or whose traffic died, is
+    unknown. Stopped by a signal, only a run with nothing acknowledged or a dead traffic
+    loop is."""
+    from harness.runner import untested_reason
+    from harness.traffic.plan import make_plan
+    from scenarios import get_scenario
+
+    plan = make_plan(get_scenario("smoke"), 1)
+    got = untested_reason(hist(), plan, traffic, None)
+    assert got.startswith(reason) if reason else got == ""
+    got = untested_reason(hist(), plan, traffic, 2)
+    assert got.startswith(if_interrupted) if if_interrupted else got == ""

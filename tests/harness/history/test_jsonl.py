@@ -171,3 +171,13 @@ def test_a_full_disk_keeps_the_history_to_its_last_whole_record(small_disk: Path
     assert data.endswith(b"\n") and len(data) == w.size
     h = read_history(str(path))
     assert len(h.notes) == w.records - 1 and not h.finished and not h.warnings
+
+
+def test_an_interrupted_run_is_not_finished(tmp_path: Path) -> None:
+    """Only a run that ended by itself settled the cluster; the convergence check then
+    expects nothing after the end."""
+    for reason, finished in (("finished", True), ("interrupted", False)):
+        p = tmp_path / f"{reason}.jsonl"
+        w = HistoryWriter(p, Header())
+        w.close(EndRecord(time=5, reason=reason))
+        assert read_history(str(p)).finished is finished
