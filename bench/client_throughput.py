@@ -44,7 +44,7 @@ from harness.client.proto import etcd_pb2_grpc as rpc  # noqa: E402
 from harness.client.recorder import Clock, Recorder  # noqa: E402
 from harness.client.recorder import Counter as IdCounter  # noqa: E402
 from harness.history.jsonl import HistoryWriter, read_history  # noqa: E402
-from harness.history.records import EndRecord, Header  # noqa: E402
+from models.history import EndRecord, Header  # noqa: E402
 
 
 def free_port() -> int:

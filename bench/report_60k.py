@@ -19,17 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.history import (  # noqa: E402
-    ErrorInfo,
-    FaultRecord,
-    Header,
-    History,
-    OpRecord,
-    StatusRecord,
-    WatchRecord,
-)
 from harness.history.jsonl import read_history, write_history  # noqa: E402
 from harness.report import not_checked, render_report, run_check  # noqa: E402
+from models.history import ErrorInfo, FaultRecord, Header, History, OpRecord, StatusRecord, WatchRecord  # noqa: E402
 
 MS = 1_000_000
 MEMBERS = ["m1", "m2", "m3"]

@@ -67,8 +67,8 @@ def etcd_recorder(etcd_cluster: Any, tmp_path: Path) -> Iterator[Any]:
     from harness.client.etcd import EtcdClient
     from harness.client.recorder import Clock, Counter, Recorder
     from harness.history.jsonl import HistoryWriter, read_history
-    from harness.history.records import EndRecord, Header
     from models.etcd import check_history
+    from models.history import EndRecord, Header
 
     path = tmp_path / "history.jsonl"
     header = Header(

@@ -35,13 +35,13 @@ from harness.cluster import Cluster, ClusterConfig, make_cluster
 from harness.errors import DiskFullError, HarnessError, UsageError
 from harness.faults import FaultError, Injector, make_fault
 from harness.history.jsonl import HistoryWriter, read_history
-from harness.history.records import EndRecord, Header, NoteRecord, StatusRecord
 from harness.signals import Interrupted, interruptible
 from harness.traffic.ops import prefix_end, range_op
 from harness.traffic.plan import Plan, key_prefix, make_plan
 from harness.traffic.watchers import PROGRESS_NOTIFY_FLAG, Watchers
 from harness.traffic.workload import Traffic
 from models.etcd.requests import header_revision, writes_of
+from models.history import EndRecord, Header, NoteRecord, StatusRecord
 from scenarios import Scenario, get_scenario
 
 #: Client ids above this are the harness's own (watchers, final reads).

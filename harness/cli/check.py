@@ -19,12 +19,12 @@ from harness.cli.errors import (
     CliError,
     internal_error_line,
 )
-from harness.history import History, HistoryError
-from harness.history.history import LoadTimeout
+from harness.history.errors import HistoryError, LoadTimeout
 from harness.history.importers import FORMATS, load_history
 from harness.report.explain import explain
 from harness.report.summary import member_labels, time_unit
 from harness.report.verdict import from_check_result, from_etcd_verdict
+from models.history import History
 from models.registry import MODELS, UnknownModel, make_model
 from models.schema import SchemaError
 

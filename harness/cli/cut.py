@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.errors import EXIT_OK, CliError
-from harness.history import HistoryError
 from harness.history.cut import cut
-from harness.history.history import History
+from harness.history.errors import HistoryError
 from harness.history.jsonl import read_history, write_history
+from models.history import History
 
 
 def register(sub: Any) -> None:

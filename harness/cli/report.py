@@ -16,8 +16,7 @@ from typing import Any
 
 from harness.cli.check import parse_initial
 from harness.cli.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, CliError
-from harness.history import HistoryError
-from harness.history.history import LoadTimeout
+from harness.history.errors import HistoryError, LoadTimeout
 from harness.history.importers import FORMATS, load_history
 from harness.report import (
     explain,

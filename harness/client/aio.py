@@ -23,7 +23,7 @@ from harness.client.proto import etcd_pb2 as pb
 from harness.client.proto import etcd_pb2_grpc as rpc
 from harness.client.recorder import Clock, Counter
 from harness.history.jsonl import HistoryWriter
-from harness.history.records import OpRecord
+from models.history import OpRecord
 
 
 class AsyncEtcdClient:

@@ -54,7 +54,7 @@ from typing import Any
 from harness.client.convert import InvalidOperation
 from harness.client.errors import EtcdError
 from harness.client.ops import is_serializable_read, may_write
-from harness.history.records import ErrorInfo, Status
+from models.history import ErrorInfo, Status
 
 Op = dict[str, Any]
 

@@ -20,7 +20,7 @@ from harness.client.ops import execute
 from harness.client.outcome import classify, error_info
 from harness.client.watch import Watch, WatchMessage
 from harness.history.jsonl import HistoryWriter
-from harness.history.records import ErrorInfo, OpRecord, StatusRecord, WatchRecord
+from models.history import ErrorInfo, OpRecord, StatusRecord, WatchRecord
 
 Op = dict[str, Any]
 

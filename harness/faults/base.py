@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from harness.cluster.base import Cluster, ClusterError, Member
-from harness.history.records import FaultRecord, NoteRecord
+from models.history import FaultRecord, NoteRecord
 
 TARGETS = ("random", "leader", "follower", "all-but-one", "minority", "all", "restarted")
 

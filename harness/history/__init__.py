@@ -1,26 +1,5 @@
-"""History files: the records, the JSONL writer/reader, and importers of other tools' logs."""
+"""History files: the JSONL writer and reader, other tools' formats, and their errors.
 
-from harness.history.history import History, HistoryError
-from harness.history.records import (
-    EndRecord,
-    ErrorInfo,
-    FaultRecord,
-    Header,
-    NoteRecord,
-    OpRecord,
-    StatusRecord,
-    WatchRecord,
-)
-
-__all__ = [
-    "EndRecord",
-    "ErrorInfo",
-    "FaultRecord",
-    "Header",
-    "History",
-    "HistoryError",
-    "NoteRecord",
-    "OpRecord",
-    "StatusRecord",
-    "WatchRecord",
-]
+The records and ``History`` themselves are the vocabulary every layer shares; they live
+at the bottom, in :mod:`models.history`.
+"""

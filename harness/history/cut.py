@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import msgspec
 
-from harness.history.history import History
-from harness.history.records import ErrorInfo, OpRecord
+from models.history import ErrorInfo, History, OpRecord
 
 
 def cut(history: History, until: int) -> History:

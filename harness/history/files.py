@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
-from harness.history.history import HistoryError
+from harness.history.errors import HistoryError
 
 _GZIP = b"\x1f\x8b"
 _XZ = b"\xfd7zXZ\x00"

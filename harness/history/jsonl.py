@@ -19,14 +19,15 @@ from typing import Any
 import msgspec
 
 from harness.errors import DiskFullError
+from harness.history.errors import HistoryError, LoadTimeout
 from harness.history.files import Source
-from harness.history.history import History, HistoryError, LoadTimeout
-from harness.history.records import (
+from models.history import (
     FORMAT_NAME,
     FORMAT_VERSION,
     EndRecord,
     FaultRecord,
     Header,
+    History,
     NoteRecord,
     OpRecord,
     Record,

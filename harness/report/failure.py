@@ -11,10 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from harness.history.history import History
-from harness.history.records import OpRecord
 from harness.report.explain import Describe, explain, fmt_interval, overlapping, safe_describe, value_text
 from harness.report.verdict import NOT_CHECKED, ReportVerdict, revisions_in
+from models.history import History, OpRecord
 
 MAX_ANOMALY_CARDS = 50
 MAX_ROWS = 20

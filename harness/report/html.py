@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.history.history import History
 from harness.report.explain import Describe, describer, safe_describe
 from harness.report.failure import Page, explanation_section, watch_desc
 from harness.report.plots import all_plots
 from harness.report.summary import fault_windows, member_labels, op_kind, summarize, time_unit
 from harness.report.verdict import ReportVerdict, as_report_verdict
+from models.history import History
 
 STATUS_CODES = {"ok": 0, "fail": 1, "unknown": 2}
 WATCH_EVENTS = ["request", "created", "events", "progress", "canceled", "error"]

@@ -14,7 +14,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from harness.history.history import History
 from harness.report.summary import (
     NS_PER_S,
     FaultWindow,
@@ -24,6 +23,7 @@ from harness.report.summary import (
     time_span,
     time_unit,
 )
+from models.history import History
 
 BUCKETS = 120
 _STATUS_COLORS = {"ok": "#3d8b3d", "fail": "#e69138", "unknown": "#8e63c7"}

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.history.history import History
-from harness.history.records import OpRecord
+from models.history import History, OpRecord
 
 NS_PER_S = 1_000_000_000
 STATUSES = ("ok", "fail", "unknown")

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.history.history import History
+from models.history import History
 
 NOT_CHECKED = "not checked"
 

@@ -20,8 +20,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.history.history import History
-from harness.history.records import FaultRecord, WatchRecord
 from models.anomaly import Anomaly
 from models.etcd.checker import LinResult, Observation, WatchCoverage, check_revisions, observations_from_ops
 from models.etcd.convergence import check_convergence
@@ -31,6 +29,7 @@ from models.etcd.model import EtcdModel
 from models.etcd.stale_reads import check_stale_reads
 from models.etcd.state import KV, kv_from_dict
 from models.etcd.watch import Compaction, check_watches
+from models.history import FaultRecord, History, WatchRecord
 from models.operation import Operation
 
 __all__ = ["EtcdModel", "EtcdVerdict", "check_history", "check_operations"]

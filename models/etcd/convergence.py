@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from harness.history.records import StatusRecord
 from models.anomaly import Anomaly
+from models.history import StatusRecord
 
 
 def check_convergence(

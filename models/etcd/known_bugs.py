@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from harness.history.history import History
 from models.anomaly import Anomaly
+from models.history import History
 
 Version = tuple[int, int, int]
 

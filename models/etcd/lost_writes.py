@@ -33,11 +33,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.history.records import OpRecord, WatchRecord
 from models.anomaly import Anomaly
 from models.etcd.model import describe
 from models.etcd.requests import header_revision, put_values, taken_branch, touched_keys, writes_of
 from models.etcd.state import in_range, kv_from_dict
+from models.history import OpRecord, WatchRecord
 
 
 @dataclass

@@ -21,10 +21,9 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.history.history import History
-from harness.history.records import ErrorInfo, Header, OpRecord, StatusRecord, WatchRecord
 from models.etcd.requests import apply
 from models.etcd.state import ALL_KEYS, KV, Store, in_range, kv_to_dict
+from models.history import ErrorInfo, Header, History, OpRecord, StatusRecord, WatchRecord
 
 MS = 1_000_000
 

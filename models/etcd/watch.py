@@ -47,9 +47,9 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from harness.history.records import WatchRecord
 from models.anomaly import Anomaly
 from models.etcd.state import KV, Store, in_range, kv_from_dict
+from models.history import WatchRecord
 
 
 class Compaction(NamedTuple):

@@ -160,8 +160,7 @@ def _traffic(ran_for: float, error: str | None = None) -> object:
 
 
 def _history(puts: int, failed: int = 0) -> object:
-    from harness.history import History
-    from harness.history.records import Header, OpRecord
+    from models.history import Header, History, OpRecord
 
     ops = [
         OpRecord(

@@ -20,9 +20,9 @@ from harness.client.etcd import EtcdClient
 from harness.client.recorder import Clock, Counter, Recorder
 from harness.cluster import make_cluster
 from harness.history.jsonl import HistoryWriter
-from harness.history.records import Header
 from harness.traffic.ops import delete_op, prefix_end, put_op, range_op, txn_op
 from models.etcd.model import EtcdModel
+from models.history import Header
 
 ETCD = "/usr/bin/etcd"
 pytestmark = [

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from harness.history.errors import HistoryError
 from harness.history.files import Source
-from harness.history.history import History, HistoryError
 from harness.history.importers.jepsen_edn import read_jepsen_edn
 from harness.history.importers.porcupine_etcd import read_porcupine_etcd
 from harness.history.importers.porcupine_kv import read_porcupine_kv
 from harness.history.jsonl import looks_like_jsonl_history, mismatch, read_history
+from models.history import History
 from models.registry import UnknownModel, make_model
 from models.schema import SchemaError
 

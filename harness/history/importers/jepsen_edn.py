@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from functools import partial
 
+from harness.history.errors import HistoryError
 from harness.history.files import Source, read_text
-from harness.history.history import History, HistoryError
 from harness.history.importers import edn
 from harness.history.importers.jepsen_ops import OpPairer, register_convert
-from harness.history.records import FaultRecord, Header
+from models.history import FaultRecord, Header, History
 
 
 def read_jepsen_edn(path: str, source: Source | None = None, initial: object = 0) -> History:

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.history.history import HistoryError
-from harness.history.records import OpRecord, Status
+from harness.history.errors import HistoryError
+from models.history import OpRecord, Status
 
 
 @dataclass

@@ -6,10 +6,10 @@ import re
 from functools import partial
 from typing import Any
 
+from harness.history.errors import HistoryError
 from harness.history.files import Source, read_text
-from harness.history.history import History, HistoryError
 from harness.history.importers.jepsen_ops import OpPairer, register_convert
-from harness.history.records import Header
+from models.history import Header, History
 
 _LINE = re.compile(r"jepsen\.util\s+-\s+(\S+)\s+:(\S+)\s+:(\S+)\s*(.*?)\s*$")
 _CAS = re.compile(r"^\[\s*(\S+)\s+(\S+)\s*\]$")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.history.errors import HistoryError
 from harness.history.files import Source, read_text
-from harness.history.history import History, HistoryError
 from harness.history.importers import edn
 from harness.history.importers.jepsen_ops import OpPairer
-from harness.history.records import Header, Status
+from models.history import Header, History, Status
 
 
 def _convert(f: str, invoked: Any, typ: str, result: Any) -> tuple[dict[str, Any], Any, Status]:

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from harness.cli import main
 from harness.history.jsonl import write_history
-from harness.history.records import FaultRecord, StatusRecord
+from models.history import FaultRecord, StatusRecord
 from tests.conftest import HISTORIES
 from tests.models.etcd.builders import H, del_ev, kv, put_ev
 

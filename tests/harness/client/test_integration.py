@@ -16,7 +16,7 @@ from harness.client.aio import AsyncEtcdClient, AsyncRecorder
 from harness.client.recorder import Clock, Counter, Recorder
 from harness.client.watch import WatchMessage
 from harness.history.jsonl import HistoryWriter, read_history
-from harness.history.records import Header
+from models.history import Header
 from tests.harness.client.conftest import LocalEtcd
 
 pytestmark = pytest.mark.integration

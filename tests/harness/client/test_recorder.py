@@ -13,7 +13,7 @@ from harness.client.errors import EtcdError
 from harness.client.proto import etcd_pb2 as pb
 from harness.client.recorder import Clock, Counter, Recorder
 from harness.history.jsonl import HistoryWriter, read_history
-from harness.history.records import EndRecord, Header
+from models.history import EndRecord, Header
 
 HDR = pb.ResponseHeader(member_id=1, revision=10, raft_term=2)
 

@@ -14,7 +14,7 @@ import pytest
 from harness.cluster import Cluster, admin
 from harness.faults import Injector, make_fault
 from harness.faults.network import dropped_packets
-from harness.history.records import FaultRecord
+from models.history import FaultRecord
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from harness.cluster import ClusterConfig
 from harness.cluster.base import Member
 from harness.cluster.process import ProcessCluster
 from harness.faults import FAULTS, FaultError, Injector, make_fault, parse_fault, pick_targets
-from harness.history.records import FaultRecord
+from models.history import FaultRecord
 
 
 class StubCluster(ProcessCluster):
@@ -123,7 +123,7 @@ def test_injector_records_windows(tmp_path: Path) -> None:
 
 def test_injector_writes_into_a_history_file(tmp_path: Path) -> None:
     from harness.history.jsonl import HistoryWriter, read_history
-    from harness.history.records import Header
+    from models.history import Header
 
     c = StubCluster(tmp_path)
     with HistoryWriter(tmp_path / "h.jsonl", Header()) as writer:

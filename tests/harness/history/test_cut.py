@@ -4,8 +4,8 @@ unknown, later records go, and the verdict of what came before is kept."""
 from __future__ import annotations
 
 from harness.history.cut import cut
-from harness.history.records import StatusRecord
 from models.etcd import check_history
+from models.history import StatusRecord
 from tests.models.etcd.builders import H, kv, put_ev
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.history import HistoryError
+from harness.history.errors import HistoryError
 from harness.history.importers import detect_format, load_history
 from tests.conftest import HISTORIES
 

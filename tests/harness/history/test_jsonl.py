@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.history import FaultRecord, Header, History, HistoryError, OpRecord
+from harness.history.errors import HistoryError
 from harness.history.jsonl import HistoryWriter, read_history, write_history
-from harness.history.records import EndRecord, ErrorInfo
+from models.history import EndRecord, ErrorInfo, FaultRecord, Header, History, OpRecord
 
 
 def _write(path: Path) -> None:
@@ -158,7 +158,7 @@ def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_a_full_disk_keeps_the_history_to_its_last_whole_record(small_disk: Path) -> None:
-    from harness.history.records import NoteRecord
+    from models.history import NoteRecord
 
     path = small_disk / "h.jsonl"
     w = HistoryWriter(path, Header(scenario="s", seed=1))

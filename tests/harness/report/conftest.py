@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.history import FaultRecord, Header, History, NoteRecord, OpRecord, StatusRecord, WatchRecord
 from harness.history.jsonl import read_history, write_history
+from models.history import FaultRecord, Header, History, NoteRecord, OpRecord, StatusRecord, WatchRecord
 
 MS = 1_000_000
 

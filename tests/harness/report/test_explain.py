@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.history import History
 from harness.history.importers import load_history
 from harness.report import explain, from_anomalies, run_check, time_unit
 from models.anomaly import Anomaly
+from models.history import History
 
 
 def test_ok_history_needs_no_explanation(ok_history: History) -> None:

@@ -4,10 +4,10 @@ import json
 import re
 from pathlib import Path
 
-from harness.history import History
 from harness.history.importers import load_history
 from harness.report import not_checked, render_report, run_check, timeline_data, write_report
 from harness.report.explain import describer
+from models.history import History
 
 URL_ATTR = re.compile(r"""(?:src|href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
 
@@ -125,8 +125,8 @@ def test_etcd_anomaly_names_the_writes_behind_it(tmp_path: Path) -> None:
 
 
 def test_long_watch_stream_shows_messages_around_the_anomaly(ok_history: History) -> None:
-    from harness.history import WatchRecord
     from harness.report import from_anomalies
+    from models.history import WatchRecord
 
     ok_history.watches += [
         WatchRecord(watch=2, client=9, time=i, event="progress", header={"revision": i})
@@ -164,7 +164,7 @@ def test_run_directory_reproduces_with_its_plan(ok_history: History, tmp_path: P
 
 
 def test_empty_history_renders() -> None:
-    from harness.history import Header
+    from models.history import Header
 
     page = render_report(History(header=Header(scenario="empty")))
     assert 'data-verdict="not checked"' in page and _data(page)["ops"]["id"] == []

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from harness.history import History
 from harness.history.importers import load_history
 from harness.report.summary import fault_windows, op_counts, percentile, summarize, time_unit
+from models.history import History
 
 
 def test_counts_by_kind_and_status(ok_history: History) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.history.history import History
-from harness.history.records import Header, OpRecord, StatusRecord, WatchRecord
+from models.history import Header, History, OpRecord, StatusRecord, WatchRecord
 
 
 def kv(

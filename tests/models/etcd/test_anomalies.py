@@ -7,9 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.history.history import History
-from harness.history.records import ErrorInfo, StatusRecord
 from models.etcd import check_history
+from models.history import ErrorInfo, History, StatusRecord
 from tests.models.etcd.builders import H, del_ev, kv, put_ev
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.history.history import History
-from harness.history.records import FaultRecord
 from models.etcd import check_history
 from models.etcd.known_bugs import parse_version
+from models.history import FaultRecord, History
 from tests.models.etcd.builders import H, kv, put_ev
 
 

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.history.history import History
 from models.etcd import check_history, check_operations
 from models.etcd.model import EtcdModel
 from models.etcd.requests import apply, header_revision, writes_of
 from models.etcd.simulator import SimConfig, SimResult, simulate
+from models.history import History
 
 SETTINGS = settings(
     max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]

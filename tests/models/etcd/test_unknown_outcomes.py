@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.history.history import History
 from harness.history.jsonl import read_history
-from harness.history.records import FaultRecord, StatusRecord
 from models.etcd import check_history
+from models.history import FaultRecord, History, StatusRecord
 from tests.conftest import SHARED
 from tests.models.etcd.builders import H, kv
 

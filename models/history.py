@@ -1,15 +1,20 @@
-"""Records of the history file (format version 1), see docs/history-format.md.
+"""The history vocabulary: the records of the history format (version 1, see
+docs/history-format.md) and a history in memory, whatever file it came from.
 
-msgspec structs because a 60k-operation history is written while traffic runs and is
-re-read by every check; msgspec encodes/decodes them several times faster than json.
+The bottom of the layers: models check these, the harness writes and reads them, and
+nothing here knows a file. msgspec structs because a 60k-operation history is written
+while traffic runs and is re-read by every check; msgspec encodes and decodes them
+several times faster than json.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import msgspec
 
+from models.operation import Operation
 from models.schema import Int64
 
 FORMAT_NAME = "etcd-harness-history"
@@ -117,3 +122,36 @@ class EndRecord(msgspec.Struct, tag="end", tag_field="type", omit_defaults=True)
 
 
 Record = Header | OpRecord | FaultRecord | WatchRecord | StatusRecord | NoteRecord | EndRecord
+
+
+@dataclass
+class History:
+    header: Header
+    ops: list[OpRecord] = field(default_factory=list)
+    faults: list[FaultRecord] = field(default_factory=list)
+    watches: list[WatchRecord] = field(default_factory=list)
+    statuses: list[StatusRecord] = field(default_factory=list)
+    notes: list[NoteRecord] = field(default_factory=list)
+    finished: bool = False
+    warnings: list[str] = field(default_factory=list)
+    path: str | None = None
+
+    def operations(self) -> list[Operation]:
+        """The client operations in the form checkers take."""
+        return [
+            Operation(
+                id=r.id,
+                client=r.client,
+                call=r.call,
+                ret=r.ret,
+                input=r.input,
+                output=r.output,
+                status=r.status,
+                error=r.error,
+            )
+            for r in self.ops
+        ]
+
+    @property
+    def model(self) -> str | None:
+        return self.header.model
