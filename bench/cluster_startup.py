@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.binaries import resolve  # noqa: E402
 from harness.cluster import ClusterError, make_cluster  # noqa: E402
+from harness.cluster.binaries import resolve  # noqa: E402
 from harness.cluster.dockerd import ensure_dockerd  # noqa: E402
 
 

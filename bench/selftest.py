@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.binaries import resolve  # noqa: E402
+from harness.cluster.binaries import resolve  # noqa: E402
 from harness.selftest.bugs import BUGS  # noqa: E402
 from harness.selftest.run import Row, selftest  # noqa: E402
 

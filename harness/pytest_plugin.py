@@ -52,8 +52,8 @@ def etcd_seed(request: pytest.FixtureRequest) -> int:
 
 @pytest.fixture
 def etcd_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from harness.binaries import resolve
     from harness.cluster import make_cluster
+    from harness.cluster.binaries import resolve
 
     binary = resolve(request.config.getoption("--etcd-version"), request.config.getoption("--etcd-binary"))
     out = tmp_path_factory.mktemp("etcd-cluster")

@@ -177,7 +177,7 @@ def _run(opts: RunOptions, on_progress: Callable[[dict[str, Any]], None] | None)
     endpoints = opts.endpoints
     versions: list[str] = []
     if endpoints is None:
-        from harness.binaries import resolve
+        from harness.cluster.binaries import resolve
 
         binary = resolve(opts.etcd_version, opts.etcd)
         cfg = ClusterConfig(

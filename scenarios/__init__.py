@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import difflib
 
+from harness.errors import HarnessError
 from scenarios.base import FaultChoice, Scenario
 from scenarios.catalog import SCENARIOS
 
 
-class UnknownScenario(LookupError):
-    pass
+class UnknownScenario(HarnessError, LookupError):
+    """A scenario name that is not in the catalog (one line, exit 2)."""
 
 
 def get_scenario(name: str) -> Scenario:

@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from harness import __version__, signals
-from harness.cli.errors import EXIT_INTERNAL, EXIT_USAGE, CliError, internal_error_line
+from harness.cli.errors import internal_error_line
+from harness.errors import EXIT_INTERNAL, EXIT_USAGE, HarnessError
 from harness.signals import interruptible
 
 #: Subcommand modules, each exposing ``register(subparsers)`` which sets ``func``.
@@ -42,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with interruptible():
             return int(args.func(args) or 0)
-    except CliError as exc:
+    except HarnessError as exc:
         print(f"etcd-harness: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:

@@ -10,15 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.cli.errors import (
-    EXIT_INTERNAL,
-    EXIT_OK,
-    EXIT_UNKNOWN,
-    EXIT_USAGE,
-    EXIT_VIOLATION,
-    CliError,
-    internal_error_line,
-)
+from harness.cli.errors import internal_error_line
+from harness.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION, HarnessError
 from harness.history.errors import HistoryError, LoadTimeout
 from harness.history.importers import FORMATS, load_history
 from harness.report.explain import explain
@@ -138,7 +131,7 @@ def check_history(
     try:
         model = make_model(name, options)
     except (UnknownModel, SchemaError) as exc:
-        raise CliError(f"{path}: {exc}") from None
+        raise HarnessError(f"{path}: {exc}") from None
     ops = hist.operations()
     res = check(model, ops, timeout=timeout, max_states=max_states or DEFAULT_MAX_STATES)
     explanation: list[str] = []
@@ -175,11 +168,11 @@ def check_history(
 
 def run(args: argparse.Namespace) -> int:
     if not (args.timeout > 0):
-        raise CliError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+        raise HarnessError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
     if args.max_states is not None and args.max_states < 1:
-        raise CliError(f"--max-states must be at least 1, not {args.max_states}")
+        raise HarnessError(f"--max-states must be at least 1, not {args.max_states}")
     if args.files.count("-") > 1:
-        raise CliError("standard input (-) can be read only once")
+        raise HarnessError("standard input (-) can be read only once")
     results: list[FileVerdict] = []
     bad_input = internal = False
     for path in args.files:
@@ -205,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"etcd-harness: warning: {warning}", file=sys.stderr)
             try:
                 fv = check_history(hist, args.model, args.initial, args.timeout, args.max_states, deadline)
-            except CliError:
+            except HarnessError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a checker crash is our bug: one line, exit 4
                 print(f"{path}: {internal_error_line(exc)}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cleanup import cleanup
+from harness.cluster.sweep import cleanup
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

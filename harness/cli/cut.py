@@ -14,9 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from harness.cli.errors import EXIT_OK, CliError
+from harness.errors import EXIT_OK, HarnessError
 from harness.history.cut import cut
-from harness.history.errors import HistoryError
 from harness.history.jsonl import read_history, write_history
 from models.history import History
 
@@ -54,24 +53,21 @@ def _kinds(hist: History) -> set[str]:
 def cut_cmd(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if _same_file(Path(args.history), out):
-        raise CliError(f"{args.output}: refusing to overwrite the history being cut; write elsewhere")
+        raise HarnessError(f"{args.output}: refusing to overwrite the history being cut; write elsewhere")
     if not out.parent.is_dir():
-        raise CliError(f"cannot write {out}: no directory {out.parent}")
+        raise HarnessError(f"cannot write {out}: no directory {out.parent}")
     if args.until is not None and not args.until >= 0:
-        raise CliError(f"--until must be a number of seconds >= 0, not {args.until:g}")
+        raise HarnessError(f"--until must be a number of seconds >= 0, not {args.until:g}")
     if not args.precision > 0:
-        raise CliError(f"--precision must be a positive number of seconds, not {args.precision:g}")
-    try:
-        hist = read_history(args.history)
-    except HistoryError as exc:
-        raise CliError(str(exc)) from None
+        raise HarnessError(f"--precision must be a positive number of seconds, not {args.precision:g}")
+    hist = read_history(args.history)
     end = max([o.ret or o.call for o in hist.ops] + [w.time for w in hist.watches] + [0])
     if args.until is not None:
         until = int(args.until * 1e9)
     else:
         want = _kinds(hist)
         if not want:
-            raise CliError(f"{args.history}: no anomaly to keep; --shortest needs a failing history")
+            raise HarnessError(f"{args.history}: no anomaly to keep; --shortest needs a failing history")
         lo, hi = 0, end
         step = int(args.precision * 1e9)
         for _ in range(64):
@@ -96,6 +92,6 @@ def cut_cmd(args: argparse.Namespace) -> int:
     try:
         out.write_bytes(data)
     except OSError as exc:
-        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
+        raise HarnessError(f"cannot write {out}: {exc.strerror or exc}") from None
     print(f"{out}: {len(short.ops)} of {len(hist.ops)} operations, {len(data)} bytes")
     return EXIT_OK

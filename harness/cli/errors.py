@@ -1,20 +1,7 @@
-"""The CLI's names for the harness's error root and exit codes (see harness.errors)."""
+"""How the CLI reports what it did not expect: one line naming a bug of the harness."""
 
 import tempfile
 import traceback
-
-from harness.errors import (
-    EXIT_INTERNAL,
-    EXIT_OK,
-    EXIT_UNKNOWN,
-    EXIT_USAGE,
-    EXIT_VIOLATION,
-    HarnessError,
-    UsageError,
-)
-
-#: Every error the CLI prints as one line with its exit code.
-CliError = HarnessError
 
 
 def internal_error_line(exc: BaseException) -> str:
@@ -32,16 +19,3 @@ def internal_error_line(exc: BaseException) -> str:
         saved = ""
     text = str(exc).splitlines()[0][:200] if str(exc) else ""
     return f"etcd-harness: internal error (a bug in etcd-harness): {type(exc).__name__}: {text}{where}{saved}"
-
-
-__all__ = [
-    "EXIT_INTERNAL",
-    "EXIT_OK",
-    "EXIT_UNKNOWN",
-    "EXIT_USAGE",
-    "EXIT_VIOLATION",
-    "CliError",
-    "HarnessError",
-    "UsageError",
-    "internal_error_line",
-]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness import binaries
+from harness.cluster import binaries
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -16,9 +16,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from harness.cli.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, CliError
 from harness.cli.run import add_run_options, only_known_bugs
-from scenarios import SCENARIOS, UnknownScenario, get_scenario
+from harness.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, HarnessError
+from scenarios import SCENARIOS, get_scenario
 
 #: What a run costs beyond its traffic: cluster start, settling, checks, teardown.
 RUN_OVERHEAD_S = 20.0
@@ -43,17 +43,14 @@ def matrix_cmd(args: argparse.Namespace) -> int:
     from harness.runner import run
 
     names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
-    try:
-        scenarios = [get_scenario(n) for n in names]
-    except UnknownScenario as exc:
-        raise CliError(str(exc)) from None
+    scenarios = [get_scenario(n) for n in names]
     versions: list[str | None] = [v.strip() for v in args.versions.split(",")] if args.versions else [None]
     if not (args.budget > 0):
-        raise CliError(f"--budget must be a positive number of seconds, not {args.budget:g}")
+        raise HarnessError(f"--budget must be a positive number of seconds, not {args.budget:g}")
     if args.duration is not None and not (args.duration > 0):
-        raise CliError(f"--duration must be a positive number of seconds, not {args.duration:g}")
+        raise HarnessError(f"--duration must be a positive number of seconds, not {args.duration:g}")
     # Every binary up front: a version that cannot be had fails now, not in every round.
-    from harness.binaries import resolve
+    from harness.cluster.binaries import resolve
 
     for v in versions:
         resolve(v, args.etcd)
@@ -109,7 +106,7 @@ def matrix_cmd(args: argparse.Namespace) -> int:
                     row["dir"] = None
                 if res.internal_error:
                     row["error"] = f"internal error: {res.internal_error}"
-            except CliError as exc:
+            except HarnessError as exc:
                 # The environment (binary, Docker, disk, ports) fails every later run too:
                 # stop here, with what ran so far written down.
                 results.append(
@@ -124,7 +121,7 @@ def matrix_cmd(args: argparse.Namespace) -> int:
                     }
                 )
                 _write(out, results, args.junit)
-                raise CliError(f"matrix stopped at {label}: {exc}", exc.exit_code) from None
+                raise HarnessError(f"matrix stopped at {label}: {exc}", exc.exit_code) from None
             results.append(row)
             print(f"{row['verdict']:8} {label} ({row['seconds']} s)", flush=True)
             _write(out, results, args.junit)

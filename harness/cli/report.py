@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.check import parse_initial
-from harness.cli.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, CliError
-from harness.history.errors import HistoryError, LoadTimeout
+from harness.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, HarnessError
+from harness.history.errors import LoadTimeout
 from harness.history.importers import FORMATS, load_history
 from harness.report import (
     explain,
@@ -52,12 +52,10 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not (args.timeout > 0):
-        raise CliError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+        raise HarnessError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
     started = time.monotonic()
     try:
         hist = load_history(args.history, args.format, model=args.model, deadline=started + args.timeout)
-    except HistoryError as exc:
-        raise CliError(str(exc)) from None
     except LoadTimeout as exc:
         print(
             f"{args.history}: unknown: time budget of {args.timeout:g} s ran out while reading (line {exc.line})"
@@ -79,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         out.write_text(page, encoding="utf-8")
     except OSError as exc:
-        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
+        raise HarnessError(f"cannot write {out}: {exc.strerror or exc}") from None
     elapsed = time.monotonic() - started
     print(f"{args.history}: {verdict.verdict} ({len(hist.ops)} ops, model {model})")
     if verdict.reason and verdict.verdict != "ok":

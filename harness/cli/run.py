@@ -9,10 +9,10 @@ from typing import Any
 
 import msgspec
 
-from harness.cli.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, CliError
 from harness.cluster import BACKENDS
+from harness.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, HarnessError
 from harness.traffic.plan import Plan
-from scenarios import SCENARIOS, UnknownScenario
+from scenarios import SCENARIOS, get_scenario
 
 
 def register(sub: Any) -> None:
@@ -65,7 +65,7 @@ def _options(args: argparse.Namespace, scenario: str, seed: int, plan: Plan | No
     qps: float | None = -1.0
     if getattr(args, "qps", None) is not None:
         if args.qps < 0:
-            raise CliError(f"--qps must be positive (0: unthrottled), not {args.qps:g}")
+            raise HarnessError(f"--qps must be positive (0: unthrottled), not {args.qps:g}")
         qps = None if args.qps == 0 else args.qps
     return RunOptions(
         scenario=scenario,
@@ -92,12 +92,7 @@ def run_cmd(args: argparse.Namespace) -> int:
     import random
 
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
-    try:
-        from scenarios import get_scenario
-
-        get_scenario(args.scenario)
-    except UnknownScenario as exc:
-        raise CliError(str(exc)) from None
+    get_scenario(args.scenario)
     return execute(_options(args, args.scenario, seed), allow_known_bugs=args.allow_known_bugs)
 
 
@@ -107,9 +102,9 @@ def reproduce_cmd(args: argparse.Namespace) -> int:
     try:
         plan = Plan.from_json(plan_file.read_bytes())
     except OSError as exc:
-        raise CliError(f"{plan_file}: cannot read: {exc.strerror or exc}") from None
+        raise HarnessError(f"{plan_file}: cannot read: {exc.strerror or exc}") from None
     except msgspec.DecodeError as exc:
-        raise CliError(f"{plan_file}: not a plan: {exc}") from None
+        raise HarnessError(f"{plan_file}: not a plan: {exc}") from None
     if args.out is None:
         args.out = str(path.parent / f"{path.name}-reproduced") if path.is_dir() else None
     return execute(_options(args, plan.scenario, plan.seed, plan), allow_known_bugs=args.allow_known_bugs)

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.cli.errors import EXIT_OK, EXIT_VIOLATION, CliError
+from harness.errors import EXIT_OK, EXIT_VIOLATION, HarnessError
 
 
 def register(sub: Any) -> None:
@@ -35,14 +35,14 @@ def register(sub: Any) -> None:
 
 
 def selftest_cmd(args: argparse.Namespace) -> int:
-    from harness.binaries import resolve
+    from harness.cluster.binaries import resolve
     from harness.selftest.bugs import BUGS
     from harness.selftest.run import selftest
 
     names = args.bug or ["none", *BUGS]
     unknown = [n for n in names if n != "none" and n not in BUGS]
     if unknown:
-        raise CliError(f"unknown bug class {unknown[0]!r} (known: none, {', '.join(BUGS)})")
+        raise HarnessError(f"unknown bug class {unknown[0]!r} (known: none, {', '.join(BUGS)})")
     binary = resolve(args.etcd_version, args.etcd)
 
     def show(row: Any) -> None:

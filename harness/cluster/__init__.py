@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from harness.binaries import EtcdBinary, resolve
 from harness.cluster.base import (
     Cluster,
     ClusterConfig,
@@ -15,6 +14,7 @@ from harness.cluster.base import (
     NotRootError,
     PortInUseError,
 )
+from harness.cluster.binaries import EtcdBinary, resolve
 
 BACKENDS = ("process", "docker")
 

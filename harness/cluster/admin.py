@@ -16,13 +16,13 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import HarnessError as CliError
+from harness.errors import HarnessError
 
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 DEFAULT_TIMEOUT = 3.0
 
 
-class AdminError(CliError):
+class AdminError(HarnessError):
     """A failed admin call; ``unavailable`` tells a dead/unreachable member from an API error."""
 
     def __init__(self, message: str, *, unavailable: bool = False):

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.binaries import EtcdBinary
-from harness.cleanup import PREFIX, StateFile, allocate, track, untrack
 from harness.cluster import admin
+from harness.cluster.binaries import EtcdBinary
+from harness.cluster.ledger import PREFIX, StateFile, allocate, track, untrack
 from harness.cluster.peerproxy import PeerProxy
-from harness.errors import HarnessError as CliError
+from harness.errors import HarnessError
 
 
-class ClusterError(CliError):
+class ClusterError(HarnessError):
     """A cluster that cannot be started or driven; one line, shown by the CLI as is."""
 
 

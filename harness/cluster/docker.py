@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.binaries import EtcdBinary
-from harness.cleanup import LABEL, LABEL_OWNER, LABEL_RUN, owner_label
 from harness.cluster import ports
 from harness.cluster.base import Cluster, ClusterConfig, ClusterError, DockerUnavailableError, Member
+from harness.cluster.binaries import EtcdBinary
+from harness.cluster.ledger import LABEL, LABEL_OWNER, LABEL_RUN, owner_label
 
 IMAGE_REPO = "etcd-harness/etcd"
 DOCKER_DIR = Path(__file__).resolve().parents[2] / "docker"

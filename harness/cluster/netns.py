@@ -22,7 +22,7 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 
-from harness.cleanup import PREFIX, StateFile
+from harness.cluster.ledger import PREFIX, StateFile
 
 CLONE_NEWNET = 0x40000000
 

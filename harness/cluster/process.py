@@ -21,11 +21,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from harness.binaries import EtcdBinary
-from harness.cleanup import proc_start_time
 from harness.cluster import netns as netns_mod
 from harness.cluster import ports
 from harness.cluster.base import Cluster, ClusterConfig, ClusterError, Member, NotRootError, PortInUseError
+from harness.cluster.binaries import EtcdBinary
+from harness.cluster.ledger import proc_start_time
 
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)

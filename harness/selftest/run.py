@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.binaries import EtcdBinary
+from harness.cluster.binaries import EtcdBinary
 from harness.selftest.bugs import BUGS, Bug, check_of
 from harness.selftest.interposer import Interposer
 

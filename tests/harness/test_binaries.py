@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import binaries
-from harness.binaries import BinaryError
+from harness.cluster import binaries
+from harness.cluster.binaries import BinaryError
 
 
 def fake_etcd(path: Path, version: str) -> Path:

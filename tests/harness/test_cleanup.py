@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
-from harness.cleanup import PREFIX, StateFile, cleanup, list_netns, owner_alive, owner_token, state_dir
+from harness.cluster.ledger import PREFIX, StateFile, list_netns, owner_alive, owner_token, state_dir
+from harness.cluster.sweep import cleanup
 from tests.harness.faults.conftest import TEST_VERSION, require_backend
 
 CHILD = textwrap.dedent(
     """
     import json, sys, time
-    from harness.binaries import resolve
+    from harness.cluster.binaries import resolve
     from harness.cluster import make_cluster
     c = make_cluster(sys.argv[1], 3, resolve(sys.argv[2]), sys.argv[3], peer_proxy=True)
     c.start()

@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from harness.binaries import EtcdBinary, binary_version
 from harness.client.etcd import EtcdClient
 from harness.client.recorder import Clock, Counter, Recorder
 from harness.cluster import make_cluster
+from harness.cluster.binaries import EtcdBinary, binary_version
 from harness.history.jsonl import HistoryWriter
 from harness.traffic.ops import delete_op, prefix_end, put_op, range_op, txn_op
 from models.etcd.model import EtcdModel

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.binaries import BinaryError, EtcdBinary, resolve
-from harness.cleanup import LABEL_RUN
 from harness.cluster import admin, make_cluster
+from harness.cluster.binaries import BinaryError, EtcdBinary, resolve
+from harness.cluster.ledger import LABEL_RUN
 from tests.harness.faults.conftest import require_backend
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]

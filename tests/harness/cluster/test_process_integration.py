@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.binaries import BinaryError, EtcdBinary, resolve
 from harness.cluster import ClusterError, admin, make_cluster, ports
+from harness.cluster.binaries import BinaryError, EtcdBinary, resolve
 from harness.faults import make_fault
 from tests.harness.faults.conftest import require_backend
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.binaries import EtcdBinary
 from harness.cluster import ClusterConfig, admin, ports
 from harness.cluster.base import Member
+from harness.cluster.binaries import EtcdBinary
 from harness.cluster.netns import Plumbing, default_subnet
 from harness.cluster.peerproxy import PeerProxy
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.binaries import BinaryError, EtcdBinary, resolve
 from harness.cluster import Cluster, make_cluster
+from harness.cluster.binaries import BinaryError, EtcdBinary, resolve
 from harness.cluster.dockerd import ensure_dockerd
 
 TEST_VERSION = os.environ.get("ETCD_HARNESS_TEST_VERSION", "3.5.1")

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from harness.binaries import EtcdBinary
 from harness.cluster import ClusterConfig
 from harness.cluster.base import Member
+from harness.cluster.binaries import EtcdBinary
 from harness.cluster.process import ProcessCluster
 from harness.faults import FAULTS, FaultError, Injector, make_fault, parse_fault, pick_targets
 from models.history import FaultRecord
@@ -141,8 +141,8 @@ def test_injector_writes_into_a_history_file(tmp_path: Path) -> None:
 def test_cleanup_cli_reports(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     import argparse
 
-    from harness.cleanup import CleanupReport
     from harness.cli import cleanup as cleanup_cli
+    from harness.cluster.sweep import CleanupReport
 
     seen: dict[str, Any] = {}
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.binaries import EtcdBinary
 from harness.cli import main
+from harness.cluster.binaries import EtcdBinary
 from harness.selftest.bugs import BUGS, check_of
 from harness.selftest.run import run_one
 

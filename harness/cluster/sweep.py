@@ -1,163 +1,34 @@
-"""What a run created, written down before it exists, so a SIGKILLed harness can be undone.
-
-Each cluster keeps a JSON state file under ``<cache>/state/``: its owner (pid plus start
-time, so a recycled pid is not mistaken for a live harness), its slot (which picks its
-subnet and namespace names), the member process groups, namespaces, links and Docker
-objects. ``cleanup()`` removes everything whose owner is gone, then sweeps for anything
-carrying the project's marks that no live run claims: namespaces and links named ``ehx*``,
+"""Removing what dead runs left: everything their state files name, then anything carrying
+the project's marks that no live run claims: namespaces and links named ``ehx*``,
 Docker objects labelled ``etcd-harness=1``, etcd processes started with an
 ``--initial-cluster-token ehx-...``.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import fcntl
 import importlib
-import json
 import os
 import signal
 import subprocess
-import threading
 import time
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from harness.binaries import cache_dir
-
-PREFIX = "ehx"
-LABEL = "etcd-harness"
-LABEL_RUN = "etcd-harness.run"
-LABEL_OWNER = "etcd-harness.owner"
-MAX_SLOTS = 256
-
-
-def state_dir() -> Path:
-    d = cache_dir() / "state"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-def proc_start_time(pid: int) -> int | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(raw.rsplit(")", 1)[1].split()[19])
-
-
-def owner_token() -> list[int]:
-    pid = os.getpid()
-    return [pid, proc_start_time(pid) or 0]
-
-
-def owner_alive(owner: list[int] | None) -> bool:
-    if not owner:
-        return False
-    pid, start = owner
-    return proc_start_time(pid) == start
-
-
-@contextmanager
-def _state_lock() -> Iterator[None]:
-    with open(state_dir() / ".lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-class StateFile:
-    """The record of one cluster's resources; every change is written through at once."""
-
-    def __init__(self, run_id: str, backend: str, slot: int, data: dict[str, Any] | None = None):
-        self.path = state_dir() / f"{run_id}.json"
-        self.data: dict[str, Any] = data or {
-            "run_id": run_id,
-            "backend": backend,
-            "slot": slot,
-            "owner": owner_token(),
-            "created": time.time(),
-            "pids": [],
-            "netns": [],
-            "links": [],
-            "containers": [],
-            "networks": [],
-        }
-        self._lock = threading.Lock()
-        self._flush()
-
-    def _flush(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data))
-        tmp.replace(self.path)
-
-    def add(self, key: str, value: Any) -> None:
-        with self._lock:
-            if value not in self.data[key]:
-                self.data[key].append(value)
-            self._flush()
-
-    def discard(self, key: str, value: Any) -> None:
-        with self._lock:
-            if value in self.data[key]:
-                self.data[key].remove(value)
-            self._flush()
-
-    def remove(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-
-def _read_states() -> list[dict[str, Any]]:
-    out = []
-    for p in state_dir().glob("*.json"):
-        try:
-            d = json.loads(p.read_text())
-        except (OSError, ValueError):
-            continue
-        d["_path"] = str(p)
-        out.append(d)
-    return out
-
-
-def allocate(backend: str, run_id: str) -> StateFile:
-    """Claim a slot no live run holds, and the state file that records it, atomically."""
-    with _state_lock():
-        used = {d.get("slot") for d in _read_states() if owner_alive(d.get("owner"))}
-        used |= _netns_slots() | {_slot_of(link) for link in _root_links()}
-        for slot in range(MAX_SLOTS):
-            if slot not in used:
-                return StateFile(run_id, backend, slot)
-    raise RuntimeError(f"all {MAX_SLOTS} cluster slots are taken; run 'etcd-harness cleanup'")
-
-
-def _netns_slots() -> set[int]:
-    slots = set()
-    for name in list_netns():
-        rest = name[len(PREFIX) :]
-        digits = ""
-        for ch in rest:
-            if not ch.isdigit():
-                break
-            digits += ch
-        if digits:
-            slots.add(int(digits))
-    return slots
-
-
-def list_netns() -> list[str]:
-    try:
-        names = os.listdir("/run/netns")
-    except OSError:
-        return []
-    return sorted(n for n in names if n.startswith(PREFIX))
+from harness.cluster.ledger import (
+    LABEL,
+    LABEL_OWNER,
+    LABEL_RUN,
+    PREFIX,
+    list_netns,
+    owner_alive,
+    proc_start_time,
+    read_states,
+    root_links,
+    slot_of,
+    state_lock,
+)
 
 
 def _run(argv: list[str]) -> bool:
@@ -206,8 +77,8 @@ def cleanup(*, include_live: bool = False, docker: bool = True, sweep: bool = Tr
     rep = CleanupReport()
     live_runs: set[str] = set()
     live_slots: set[int] = set()
-    with _state_lock():
-        for d in _read_states():
+    with state_lock():
+        for d in read_states():
             if owner_alive(d.get("owner")) and not include_live:
                 live_runs.add(d.get("run_id", ""))
                 live_slots.add(d.get("slot", -1))
@@ -236,13 +107,13 @@ def _sweep(live_slots: set[int], include_live: bool, rep: CleanupReport) -> None
     for pid in _orphan_etcd_pids(include_live):
         if kill_group(pid, None) or _kill(pid):
             rep.processes.append(pid)
-    busy = set() if include_live else {_slot_of(ns) for ns in list_netns() if _netns_pids(ns)}
+    busy = set() if include_live else {slot_of(ns) for ns in list_netns() if _netns_pids(ns)}
     keep = busy | (set() if include_live else live_slots)
     for ns in list_netns():
-        if _slot_of(ns) not in keep and _run(["ip", "netns", "del", ns]):
+        if slot_of(ns) not in keep and _run(["ip", "netns", "del", ns]):
             rep.netns.append(ns)
-    for link in _root_links():
-        if _slot_of(link) not in keep and _run(["ip", "link", "del", link]):
+    for link in root_links():
+        if slot_of(link) not in keep and _run(["ip", "link", "del", link]):
             rep.links.append(link)
 
 
@@ -262,23 +133,6 @@ def _kill(pid: int) -> bool:
     except OSError:
         return False
     return True
-
-
-def _slot_of(name: str) -> int:
-    digits = ""
-    for ch in name[len(PREFIX) :]:
-        if not ch.isdigit():
-            break
-        digits += ch
-    return int(digits) if digits else -1
-
-
-def _root_links() -> list[str]:
-    try:
-        names = os.listdir("/sys/class/net")
-    except OSError:
-        return []
-    return sorted(n for n in names if n.startswith(PREFIX))
 
 
 def _orphan_etcd_pids(include_live: bool) -> list[int]:
@@ -360,46 +214,3 @@ def _cleanup_docker(live_runs: set[str], include_live: bool, rep: CleanupReport)
                 break
     finally:
         client.close()
-
-
-def owner_label() -> str:
-    return ":".join(str(x) for x in owner_token())
-
-
-class _Stoppable(Protocol):
-    def stop(self) -> None: ...
-
-
-_live: weakref.WeakSet[Any] = weakref.WeakSet()
-_hooks_installed = False
-_hooks_lock = threading.Lock()
-
-
-def track(cluster: _Stoppable) -> None:
-    """Stop ``cluster`` at interpreter exit and on SIGTERM/SIGHUP, if nothing else does."""
-    global _hooks_installed
-    _live.add(cluster)
-    with _hooks_lock:
-        if _hooks_installed:
-            return
-        _hooks_installed = True
-        atexit.register(stop_all)
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                if signal.getsignal(sig) in (signal.SIG_DFL, None):
-                    signal.signal(sig, _exit_on_signal)
-
-
-def untrack(cluster: _Stoppable) -> None:
-    _live.discard(cluster)
-
-
-def _exit_on_signal(signum: int, frame: Any) -> None:
-    # SystemExit unwinds `with cluster:` blocks in the main thread; atexit catches the rest.
-    raise SystemExit(128 + signum)
-
-
-def stop_all() -> None:
-    for c in list(_live):
-        with contextlib.suppress(Exception):
-            c.stop()

