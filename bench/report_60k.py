@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.history.jsonl import read_history, write_history  # noqa: E402
-from harness.report import not_checked, render_report, run_check  # noqa: E402
+from harness.report import render_report  # noqa: E402
+from models.check import check  # noqa: E402
 from models.history import ErrorInfo, FaultRecord, Header, History, OpRecord, StatusRecord, WatchRecord  # noqa: E402
+from models.verdict import Verdict  # noqa: E402
 
 MS = 1_000_000
 MEMBERS = ["m1", "m2", "m3"]
@@ -166,7 +168,7 @@ def main() -> int:
     t1 = time.perf_counter()
     hist = read_history(str(path))
     t2 = time.perf_counter()
-    verdict = run_check(hist, timeout=120) if args.check else not_checked("bench: rendering only")
+    verdict = check(hist, timeout=120) if args.check else Verdict.unchecked("bench: rendering only", "")
     t3 = time.perf_counter()
     page = render_report(hist, verdict, plots=False)
     t4 = time.perf_counter()

@@ -67,7 +67,7 @@ def etcd_recorder(etcd_cluster: Any, tmp_path: Path) -> Iterator[Any]:
     from harness.client.etcd import EtcdClient
     from harness.client.recorder import Clock, Counter, Recorder
     from harness.history.jsonl import HistoryWriter, read_history
-    from models.etcd import check_history
+    from models.check import check
     from models.history import EndRecord, Header
 
     path = tmp_path / "history.jsonl"
@@ -80,7 +80,7 @@ def etcd_recorder(etcd_cluster: Any, tmp_path: Path) -> Iterator[Any]:
         yield Recorder(client, writer, clock, Counter(), 0)
     writer.close(EndRecord(time=clock()))
     hist = read_history(str(path))
-    res = check_history(hist, timeout=60)
+    res = check(hist, timeout=60)
     if res.verdict == "illegal":
         lines = "\n".join(f"  {a.kind}: {a.message}" for a in res.anomalies[:5])
         pytest.fail(f"etcd history is not consistent ({path}):\n{lines}", pytrace=False)

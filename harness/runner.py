@@ -40,8 +40,10 @@ from harness.traffic.ops import prefix_end, range_op
 from harness.traffic.plan import Plan, key_prefix, make_plan
 from harness.traffic.watchers import PROGRESS_NOTIFY_FLAG, Watchers
 from harness.traffic.workload import Traffic
+from models.check import check
 from models.etcd.requests import header_revision, writes_of
 from models.history import EndRecord, Header, NoteRecord, StatusRecord
+from models.verdict import Verdict
 from scenarios import Scenario, get_scenario
 
 #: Client ids above this are the harness's own (watchers, final reads).
@@ -71,9 +73,11 @@ class RunOptions:
 
 @dataclass
 class RunResult:
+    """A run: where its artifacts are, its summary, and the verdict of its check (with
+    "tested too little" already applied: such a run is ``unknown``)."""
+
     out_dir: Path
-    verdict: str
-    anomalies: list[dict[str, Any]]
+    check: Verdict
     summary: dict[str, Any]
     reproduce: str
     #: The signal that stopped the run (SIGINT, SIGTERM, SIGHUP), or None.
@@ -81,6 +85,14 @@ class RunResult:
     explanation: list[str] = field(default_factory=list)
     #: The checker crashed: a bug of the harness, reported with its own exit code.
     internal_error: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        return self.check.verdict
+
+    @property
+    def anomalies(self) -> list[dict[str, Any]]:
+        return self.check.anomaly_dicts()
 
 
 def default_out_dir(scn: str, seed: int) -> Path:
@@ -475,60 +487,62 @@ def _bisect_hashes(endpoints: list[str], writer: HistoryWriter, clock: Clock, lo
 def _conclude(
     out: Path, plan: Plan, opts: RunOptions, reproduce: str, interrupted: int | None, traffic: Traffic | None
 ) -> RunResult:
-    from models.etcd import check_history
-
     hist_path = out / "history.jsonl"
-    verdict = "unknown"
-    anomalies: list[dict[str, Any]] = []
-    explanation: list[str] = []
     stats: dict[str, Any] = traffic.stats.snapshot() if traffic is not None else {}
-    check_seconds = 0.0
+    if not hist_path.exists():
+        verdict = Verdict("unknown", "etcd", reason="no history was written")
+        summary: dict[str, Any] = {
+            "verdict": verdict.verdict,
+            "reason": verdict.reason,
+            "reproduce": reproduce,
+        }
+        _write_summary(out, summary)
+        return RunResult(out, verdict, summary, reproduce, interrupted, [verdict.reason])
+    hist = read_history(str(hist_path))
+    t0 = time.monotonic()
     internal: str | None = None
-    if hist_path.exists():
-        hist = read_history(str(hist_path))
-        t0 = time.monotonic()
-        res: Any = None
-        reason = ""
-        try:
-            with interruptible():
-                res = check_history(hist, timeout=opts.check_timeout)
-        except KeyboardInterrupt as exc:
-            reason = f"interrupted by {signal.Signals(signal_of(exc)).name} while checking"
-            interrupted = interrupted or signal_of(exc)
-        except Exception as exc:  # noqa: BLE001 - a checker crash is our bug: kept, reported, exit 4
-            internal = f"{type(exc).__name__}: {exc}"
-            (out / "internal-error.txt").write_text(traceback.format_exc())
-            reason = f"internal error in the checker ({internal}); traceback in {out / 'internal-error.txt'}"
-        check_seconds = time.monotonic() - t0
-        if res is not None:
-            verdict = res.verdict
-            reason = res.reason
-            anomalies = [dataclasses.asdict(a) for a in res.anomalies]
-            explanation = _explain(hist, res)
-            if verdict == "ok":
-                untested = untested_reason(hist, plan, traffic, interrupted)
-                if untested:
-                    verdict, reason = "unknown", untested
-        summary = _summary(hist, plan, verdict, anomalies, stats, check_seconds, reproduce, interrupted)
-        if reason:
-            summary["reason"] = reason
-        if res is not None:
-            summary["known_bugs"] = res.known_bugs()
-            summary["unexplained_anomalies"] = len(res.unexplained)
-        with contextlib.suppress(Exception):
-            from harness.report import not_checked, write_report
+    try:
+        with interruptible():
+            verdict = check(hist, timeout=opts.check_timeout)
+    except KeyboardInterrupt as exc:
+        interrupted = interrupted or signal_of(exc)
+        verdict = Verdict(
+            "unknown", "etcd", reason=f"interrupted by {signal.Signals(signal_of(exc)).name} while checking"
+        )
+    except Exception as exc:  # noqa: BLE001 - a checker crash is our bug: kept, reported, exit 4
+        internal = f"{type(exc).__name__}: {exc}"
+        (out / "internal-error.txt").write_text(traceback.format_exc())
+        reason = f"internal error in the checker ({internal}); traceback in {out / 'internal-error.txt'}"
+        verdict = Verdict("unknown", "etcd", reason=reason)
+    check_seconds = time.monotonic() - t0
+    explanation = _explain(hist, verdict)
+    if verdict.verdict == "ok":
+        untested = untested_reason(hist, plan, traffic, interrupted)
+        if untested:
+            verdict = dataclasses.replace(verdict, verdict="unknown", reason=untested)
+    summary = _summary(
+        hist, plan, verdict.verdict, verdict.anomaly_dicts(), stats, check_seconds, reproduce, interrupted
+    )
+    if verdict.reason:
+        summary["reason"] = verdict.reason
+    summary["known_bugs"] = verdict.known_bugs()
+    summary["unexplained_anomalies"] = len(verdict.unexplained)
+    with contextlib.suppress(Exception):
+        from harness.report import write_report
 
-            shown = res if res is not None else not_checked(reason, "etcd")
-            write_report(hist, out / "report.html", verdict=shown, reproduce=reproduce)
-    else:
-        summary = {"verdict": verdict, "reason": "no history was written", "reproduce": reproduce}
-    (out / "summary.json").write_bytes(msgspec.json.format(msgspec.json.encode(summary), indent=2) + b"\n")
-    if verdict == "ok" and not interrupted:
+        shown = verdict if internal is None else Verdict.unchecked(verdict.reason, "etcd")
+        write_report(hist, out / "report.html", verdict=shown, reproduce=reproduce)
+    _write_summary(out, summary)
+    if verdict.verdict == "ok" and not interrupted:
         # Data dirs are kept for failures only; logs always.
         shutil.rmtree(out / "cluster" / "data", ignore_errors=True)
-    if verdict != "ok" and reason and not explanation:
-        explanation = [reason]
-    return RunResult(out, verdict, anomalies, summary, reproduce, interrupted, explanation, internal)
+    if verdict.verdict != "ok" and verdict.reason and not explanation:
+        explanation = [verdict.reason]
+    return RunResult(out, verdict, summary, reproduce, interrupted, explanation, internal)
+
+
+def _write_summary(out: Path, summary: dict[str, Any]) -> None:
+    (out / "summary.json").write_bytes(msgspec.json.format(msgspec.json.encode(summary), indent=2) + b"\n")
 
 
 #: Below this share of the operations a plan asks for, a run tested too little to pass.
@@ -570,18 +584,16 @@ def untested_reason(hist: Any, plan: Plan, traffic: Traffic | None, interrupted:
     return ""
 
 
-def _explain(hist: Any, res: Any) -> list[str]:
+def _explain(hist: Any, verdict: Verdict) -> list[str]:
     """The first violation in plain text, for a person without a browser."""
-    if res.verdict == "ok":
+    if verdict.verdict != "illegal":
         return []
     try:
-        from harness.report import explain, from_etcd_verdict, member_labels, time_unit
+        from harness.report import explain, member_labels, time_unit
 
-        return explain(
-            from_etcd_verdict(res, "etcd"), hist.ops, unit=time_unit(hist), members=member_labels(hist)
-        )
+        return explain(verdict, hist.ops, unit=time_unit(hist), members=member_labels(hist))
     except Exception:  # noqa: BLE001 - the anomaly messages still say what happened
-        return [a.message for a in res.anomalies[:5]]
+        return [a.message for a in verdict.anomalies[:5]]
 
 
 def _acknowledged_write(inp: dict[str, Any], status: str, output: Any) -> bool:

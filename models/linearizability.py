@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
+from models.anomaly import Anomaly
 from models.model import Model
 from models.operation import INFINITY, Operation
-
-Verdict = Literal["ok", "illegal", "unknown"]
+from models.verdict import Outcome, Verdict, Witness
 
 #: A cache entry costs ~150 bytes plus the state; the default keeps the search well under
 #: a gigabyte and turns a search that would need more into an ``unknown`` verdict.
@@ -35,53 +35,13 @@ _DOMINANCE_WIDTH = 8
 
 
 @dataclass
-class Witness:
-    """Why a partition is not linearizable, as far as the search could tell.
-
-    ``prefix`` is the longest sequence of operations the search managed to linearize
-    (in order), ``state`` the model state after it, and ``stuck`` the operations that
-    had to come next but that the model rejects in that state.
-    """
-
-    partition: int
-    prefix: list[int]
-    state: Any
-    state_text: str
-    stuck: list[int]
-    explanations: list[str] = field(default_factory=list)
-
-
-@dataclass
 class PartitionResult:
     index: int
-    verdict: Verdict
+    verdict: Outcome
     ops: int
     linearization: list[int] | None = None
     witness: Witness | None = None
     explored: int = 0
-
-
-@dataclass
-class CheckResult:
-    verdict: Verdict
-    ops: int
-    elapsed: float
-    partitions: list[PartitionResult]
-    reason: str = ""
-
-    @property
-    def witness(self) -> Witness | None:
-        for p in self.partitions:
-            if p.witness is not None:
-                return p.witness
-        return None
-
-    @property
-    def linearization(self) -> list[list[int]] | None:
-        """One order per partition when ``ok``."""
-        if self.verdict != "ok":
-            return None
-        return [p.linearization or [] for p in self.partitions]
 
 
 class _Budget:
@@ -103,7 +63,7 @@ def check(
     *,
     timeout: float | None = None,
     max_states: int = DEFAULT_MAX_STATES,
-) -> CheckResult:
+) -> Verdict:
     """Decide whether ``ops`` is linearizable with respect to ``model``.
 
     Operations with status ``fail`` are dropped first: they definitely had no effect
@@ -115,9 +75,9 @@ def check(
     parts = model.partition(kept)
     searches = {i: _search(model, i, part, budget) for i, part in enumerate(parts)}
     done: dict[int, PartitionResult] = {}
-    verdict: Verdict = "ok"
+    outcome: Outcome = "ok"
     # Round-robin slices: deterministic, and the cheapest refutation ends the check.
-    while searches and verdict == "ok":
+    while searches and outcome == "ok":
         for i in list(searches):
             res = next(searches[i])
             if res is None:
@@ -125,15 +85,50 @@ def check(
             del searches[i]
             done[i] = res
             if res.verdict != "ok":
-                verdict = res.verdict
+                outcome = res.verdict
                 break
     results = [done[i] for i in sorted(done)]
-    return CheckResult(
-        verdict=verdict,
-        ops=len(kept),
-        elapsed=time.monotonic() - started,
-        partitions=results,
-        reason=budget.reason if verdict == "unknown" else "",
+    return _verdict(model, outcome, kept, results, budget, time.monotonic() - started)
+
+
+def _verdict(
+    model: Model,
+    outcome: Outcome,
+    kept: list[Operation],
+    results: list[PartitionResult],
+    budget: _Budget,
+    elapsed: float,
+) -> Verdict:
+    witness = next((p.witness for p in results if p.witness is not None), None)
+    anomalies: list[Anomaly] = []
+    if outcome == "ok":
+        witness = Witness(order=[p.linearization or [] for p in results])
+    elif witness is not None:
+        messages = witness.explanations or [f"op {i} cannot be placed" for i in witness.stuck]
+        anomalies.append(
+            Anomaly(
+                "non-linearizable",
+                "; ".join(messages),
+                list(witness.stuck),
+                details={
+                    "prefix_length": len(witness.prefix),
+                    "state": witness.state_text,
+                    "partition": witness.partition,
+                },
+            )
+        )
+    stats = {
+        "ops": len(kept),
+        "partitions": [{"verdict": p.verdict, "ops": p.ops, "explored": p.explored} for p in results],
+    }
+    return Verdict(
+        outcome,
+        model.name,
+        anomalies,
+        reason=budget.reason if outcome == "unknown" else "",
+        stats=stats,
+        witness=witness,
+        elapsed=elapsed,
     )
 
 

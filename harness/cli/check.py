@@ -3,52 +3,67 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.cli.errors import internal_error_line
 from harness.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION, HarnessError
 from harness.history.errors import HistoryError, LoadTimeout
 from harness.history.importers import FORMATS, load_history
+from harness.report.evidence import is_search_witness, witness
 from harness.report.explain import explain
 from harness.report.summary import member_labels, time_unit
-from harness.report.verdict import from_check_result, from_etcd_verdict
+from models.check import check
 from models.history import History
-from models.registry import MODELS, UnknownModel, make_model
+from models.registry import MODELS, UnknownModel
 from models.schema import SchemaError
+from models.verdict import Verdict
 
 
-@dataclass
-class FileVerdict:
+class Checked(NamedTuple):
+    """One file as ``check`` prints it: its verdict and how it was reached."""
+
     path: str
-    verdict: str
-    ops: int
+    verdict: Verdict
     elapsed_ms: float
-    model: str
-    anomalies: list[dict[str, Any]] = field(default_factory=list)
-    explanation: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    reason: str = ""
+    explanation: list[str]
+    warnings: list[str]
 
     def to_json(self) -> dict[str, Any]:
+        v = self.verdict
         out: dict[str, Any] = {
             "path": self.path,
-            "verdict": self.verdict,
-            "ops": self.ops,
+            "verdict": v.verdict,
+            "ops": v.ops,
             "elapsed_ms": round(self.elapsed_ms, 3),
-            "model": self.model,
+            "model": v.model,
         }
-        if self.anomalies:
-            out["anomalies"] = self.anomalies
-        if self.reason:
-            out["reason"] = self.reason
+        anomalies = _anomalies_json(v)
+        if anomalies:
+            out["anomalies"] = anomalies
+        if v.reason:
+            out["reason"] = v.reason
         if self.warnings:
             out["warnings"] = self.warnings
         return out
+
+
+def _anomalies_json(v: Verdict) -> list[dict[str, Any]]:
+    """The search's witness as one flat record (the shape scripts read); etcd's anomalies whole."""
+    if is_search_witness(v):
+        w = witness(v)
+        return [
+            {
+                "kind": "non-linearizable",
+                "ops": w.stuck,
+                "prefix_length": len(w.prefix),
+                "state": w.state_text,
+                "partition": w.partition,
+            }
+        ]
+    return v.anomaly_dicts()
 
 
 def parse_initial(text: str | None) -> Any:
@@ -83,87 +98,22 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def check_history(
-    hist: History,
-    model_name: str | None,
-    initial: str | None,
-    timeout: float,
-    max_states: int | None,
-    deadline: float | None = None,
-) -> FileVerdict:
-    name = model_name or hist.model or "etcd"
-    path = hist.path or "-"
+def check_file(hist: History, args: argparse.Namespace, deadline: float) -> Checked:
     started = time.monotonic()
-    if deadline is not None:
-        timeout = max(0.0, deadline - started)
-    if not any(op.status != "fail" for op in hist.ops):
-        return FileVerdict(
-            path=path,
-            verdict="unknown",
-            ops=len(hist.ops),
-            elapsed_ms=0.0,
-            model=name,
-            warnings=hist.warnings,
-            reason="the history holds no operation that may have taken effect: nothing to check",
-        )
-    if name == "etcd":
-        from models.etcd import check_history as check_etcd
-
-        etcd_res = check_etcd(hist, timeout=timeout)
-        return FileVerdict(
-            path=path,
-            verdict=etcd_res.verdict,
-            ops=len(hist.ops),
-            elapsed_ms=(time.monotonic() - started) * 1000,
-            model=name,
-            anomalies=[dataclasses.asdict(a) for a in etcd_res.anomalies],
-            explanation=explain(
-                from_etcd_verdict(etcd_res, name), hist.ops, unit=time_unit(hist), members=member_labels(hist)
-            ),
-            warnings=hist.warnings,
-            reason=str(etcd_res.stats.get("reason", "")),
-        )
-    from models.linearizability import DEFAULT_MAX_STATES, check
-
-    options = dict(hist.header.model_options) if hist.header.model in (None, name) else {}
-    if initial is not None:
-        options["initial"] = parse_initial(initial)
+    options = {"initial": parse_initial(args.initial)} if args.initial is not None else None
     try:
-        model = make_model(name, options)
+        verdict = check(
+            hist,
+            args.model,
+            options=options,
+            timeout=max(0.0, deadline - started),
+            max_states=args.max_states,
+        )
     except (UnknownModel, SchemaError) as exc:
-        raise HarnessError(f"{path}: {exc}") from None
-    ops = hist.operations()
-    res = check(model, ops, timeout=timeout, max_states=max_states or DEFAULT_MAX_STATES)
-    explanation: list[str] = []
-    w = res.witness
-    anomalies: list[dict[str, Any]] = []
-    if w is not None:
-        explanation = explain(
-            from_check_result(res, name, model, ops),
-            ops,
-            describe=model.describe_operation,
-            unit=time_unit(hist),
-        )
-        anomalies.append(
-            {
-                "kind": "non-linearizable",
-                "ops": w.stuck,
-                "prefix_length": len(w.prefix),
-                "state": w.state_text,
-                "partition": w.partition,
-            }
-        )
-    return FileVerdict(
-        path=path,
-        verdict=res.verdict,
-        ops=res.ops,
-        elapsed_ms=(time.monotonic() - started) * 1000,
-        model=name,
-        anomalies=anomalies,
-        explanation=explanation,
-        warnings=hist.warnings,
-        reason=res.reason,
-    )
+        raise HarnessError(f"{hist.path or '-'}: {exc}") from None
+    elapsed_ms = (time.monotonic() - started) * 1000
+    lines = explain(verdict, hist.ops, unit=time_unit(hist), members=member_labels(hist))
+    return Checked(hist.path or "-", verdict, elapsed_ms, lines, hist.warnings)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -173,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         raise HarnessError(f"--max-states must be at least 1, not {args.max_states}")
     if args.files.count("-") > 1:
         raise HarnessError("standard input (-) can be read only once")
-    results: list[FileVerdict] = []
+    results: list[Checked] = []
     bad_input = internal = False
     for path in args.files:
         started = time.monotonic()
@@ -185,19 +135,14 @@ def run(args: argparse.Namespace) -> int:
             bad_input = True
             continue
         except LoadTimeout as exc:
-            fv = FileVerdict(
-                path=path,
-                verdict="unknown",
-                ops=0,
-                elapsed_ms=(time.monotonic() - started) * 1000,
-                model=args.model or "?",
-                reason=f"time budget of {args.timeout:g} s ran out while reading (line {exc.line})",
-            )
+            reason = f"time budget of {args.timeout:g} s ran out while reading (line {exc.line})"
+            late = Verdict("unknown", args.model or "?", reason=reason)
+            fv = Checked(path, late, (time.monotonic() - started) * 1000, [], [])
         else:
             for warning in hist.warnings:
                 print(f"etcd-harness: warning: {warning}", file=sys.stderr)
             try:
-                fv = check_history(hist, args.model, args.initial, args.timeout, args.max_states, deadline)
+                fv = check_file(hist, args, deadline)
             except HarnessError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a checker crash is our bug: one line, exit 4
@@ -213,36 +158,37 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INTERNAL
     if bad_input:
         return EXIT_USAGE
-    if any(r.verdict == "illegal" for r in results):
+    if any(r.verdict.verdict == "illegal" for r in results):
         return EXIT_VIOLATION
-    if any(r.verdict == "unknown" for r in results):
+    if any(r.verdict.verdict == "unknown" for r in results):
         return EXIT_UNKNOWN
     return EXIT_OK
 
 
-def _print_table(results: list[FileVerdict]) -> None:
+def _print_table(results: list[Checked]) -> None:
     if not results:
         return
     if len(results) > 1:
         width = max(len(r.path) for r in results)
         print(f"{'file':<{width}}  {'verdict':<8} {'ops':>7} {'ms':>9}  model")
         for r in results:
-            print(f"{r.path:<{width}}  {r.verdict:<8} {r.ops:>7} {r.elapsed_ms:>9.1f}  {r.model}")
-        totals = {v: sum(1 for r in results if r.verdict == v) for v in ("ok", "illegal", "unknown")}
+            v = r.verdict
+            print(f"{r.path:<{width}}  {v.verdict:<8} {v.ops:>7} {r.elapsed_ms:>9.1f}  {v.model}")
+        totals = {o: sum(1 for r in results if r.verdict.verdict == o) for o in ("ok", "illegal", "unknown")}
         print(
             f"{len(results)} files: {totals['ok']} ok, {totals['illegal']} illegal, {totals['unknown']} unknown"
         )
     else:
         r = results[0]
-        print(f"{r.path}: {r.verdict} ({r.ops} ops, {r.elapsed_ms:.1f} ms, model {r.model})")
+        v = r.verdict
+        print(f"{r.path}: {v.verdict} ({v.ops} ops, {r.elapsed_ms:.1f} ms, model {v.model})")
     for r in results:
-        if r.verdict == "illegal" and r.explanation:
-            kinds = {a.get("kind") for a in r.anomalies}
+        v = r.verdict
+        if v.verdict == "illegal" and r.explanation:
+            kinds = v.kinds()
             linear = not kinds or kinds <= {"non-linearizable", "revision-reused", "revision-mismatch"}
-            print(
-                f"\n{r.path}: {'not linearizable' if linear else 'violation: ' + ', '.join(sorted(map(str, kinds)))}"
-            )
+            print(f"\n{r.path}: {'not linearizable' if linear else 'violation: ' + ', '.join(sorted(kinds))}")
             for line in r.explanation:
                 print(f"  {line}")
-        elif r.verdict == "unknown":
-            print(f"\n{r.path}: unknown: {r.reason or 'budget exhausted'}")
+        elif v.verdict == "unknown":
+            print(f"\n{r.path}: unknown: {v.reason or 'budget exhausted'}")

@@ -45,9 +45,9 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _kinds(hist: History) -> set[str]:
-    from models.etcd import check_history
+    from models.check import check
 
-    return {a.kind for a in check_history(hist).anomalies}
+    return check(hist).kinds()
 
 
 def cut_cmd(args: argparse.Namespace) -> int:

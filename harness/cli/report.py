@@ -15,19 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.check import parse_initial
+from harness.cli.errors import internal_error_line
 from harness.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, HarnessError
 from harness.history.errors import LoadTimeout
 from harness.history.importers import FORMATS, load_history
-from harness.report import (
-    explain,
-    member_labels,
-    not_checked,
-    render_report,
-    reproduce_command,
-    run_check,
-    time_unit,
-)
-from models.registry import MODELS
+from harness.report import explain, member_labels, render_report, reproduce_command, time_unit
+from models.check import check
+from models.registry import MODELS, UnknownModel
+from models.schema import SchemaError
+from models.verdict import Verdict
 
 
 def register(sub: Any) -> None:
@@ -64,12 +60,19 @@ def run(args: argparse.Namespace) -> int:
     for warning in hist.warnings:
         print(f"etcd-harness: warning: {warning}", file=sys.stderr)
     model = args.model or hist.model or "etcd"
+    internal = ""
     if args.no_check:
-        verdict = not_checked("--no-check", model)
+        verdict = Verdict.unchecked("--no-check", model)
     else:
-        initial = parse_initial(args.initial) if args.initial is not None else None
+        options = {"initial": parse_initial(args.initial)} if args.initial is not None else None
         remaining = max(0.001, started + args.timeout - time.monotonic())
-        verdict = run_check(hist, model, initial, remaining, args.max_states)
+        try:
+            verdict = check(hist, args.model, options=options, timeout=remaining, max_states=args.max_states)
+        except (UnknownModel, SchemaError) as exc:
+            raise HarnessError(f"{args.history}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - a checker crash is our bug; the page is still worth having
+            internal = internal_error_line(exc)
+            verdict = Verdict.unchecked(f"the {model} checker failed: {type(exc).__name__}: {exc}", model)
     out = Path(args.output) if args.output else Path(Path(args.history).name + ".report.html")
     started = time.monotonic()
     reproduce = reproduce_command(hist, verdict, args.format)
@@ -85,12 +88,8 @@ def run(args: argparse.Namespace) -> int:
     for line in explain(verdict, hist.ops, unit=time_unit(hist), members=member_labels(hist)):
         print(f"  {line}")
     print(f"report: {out} ({len(page.encode()) / 1e6:.2f} MB, {elapsed:.2f} s)")
-    if verdict.internal_error:
-        print(
-            f"etcd-harness: internal error (a bug in etcd-harness): {verdict.internal_error}; "
-            "the page is written, marked not checked",
-            file=sys.stderr,
-        )
+    if internal:
+        print(f"{internal}; the page is written, marked not checked", file=sys.stderr)
         return EXIT_INTERNAL
     if verdict.verdict == "illegal":
         return EXIT_VIOLATION

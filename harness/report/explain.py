@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from harness.report.verdict import ReportVerdict
+from harness.report.evidence import expected_texts, related_writes, witness, witness_anomaly
+from models.anomaly import Anomaly
+from models.verdict import Verdict
 
 Describe = Callable[[Any, Any], str]
 
@@ -104,7 +106,7 @@ def _key(op: OpLike) -> Any:
 
 
 def explain(
-    verdict: ReportVerdict,
+    verdict: Verdict,
     ops: Sequence[OpLike],
     *,
     describe: Describe | None = None,
@@ -126,80 +128,80 @@ def explain(
         return op_line(op, describe, unit, members)
 
     lines: list[str] = []
-    if verdict.stuck:
+    rest = [a for a in verdict.anomalies if not witness_anomaly(verdict, a)]
+    if witness(verdict).stuck:
         lines += _witness_lines(verdict, by_id, ops, describe, line, limit)
-        rest = [a for a in verdict.anomalies if a["kind"] != "non-linearizable" or a["ops"] != verdict.stuck]
-    else:
-        rest = list(verdict.anomalies)
-        if rest:
-            lines += _anomaly_lines(rest[0], by_id, describe, line, limit, verdict.related_writes(rest[0]))
-            rest = rest[1:]
+    elif rest:
+        lines += _anomaly_lines(rest[0], by_id, describe, line, limit, related_writes(verdict, rest[0]))
+        rest = rest[1:]
     if rest:
-        kinds = sorted({a["kind"] for a in rest})
+        kinds = sorted({a.kind for a in rest})
         lines.append(f"and {len(rest)} more anomal{'y' if len(rest) == 1 else 'ies'}: {', '.join(kinds)}")
     return lines
 
 
 def _witness_lines(
-    v: ReportVerdict,
+    v: Verdict,
     by_id: dict[int, OpLike],
     ops: Sequence[OpLike],
     describe: Describe,
     line: Callable[[OpLike], str],
     limit: int,
 ) -> list[str]:
-    part = f"partition {v.partition}: " if v.partition is not None else ""
-    lines = [f"{part}linearizable up to {len(v.prefix)} operations, reaching state {v.state_text}"]
-    for i in v.stuck[:limit]:
+    w = witness(v)
+    expected = expected_texts(v, ops)
+    part = f"partition {w.partition}: " if w.partition is not None else ""
+    lines = [f"{part}linearizable up to {len(w.prefix)} operations, reaching state {w.state_text}"]
+    for i in w.stuck[:limit]:
         op = by_id.get(i)
         if op is None:
-            lines.append(f"op {i} cannot follow state {v.state_text}")
+            lines.append(f"op {i} cannot follow state {w.state_text}")
             continue
         lines.append(
-            f"op {op.id} (client {op.client}) {safe_describe(describe, op)} cannot follow state {v.state_text}"
+            f"op {op.id} (client {op.client}) {safe_describe(describe, op)} cannot follow state {w.state_text}"
         )
         lines.append(f"  {line(op)}")
-        lines.append(f"    expected: {v.expected.get(i, f'a result consistent with state {v.state_text}')}")
+        lines.append(f"    expected: {expected.get(i, f'a result consistent with state {w.state_text}')}")
         lines.append(f"    observed: {safe_describe(describe, op)}")
-        last = [by_id[j] for j in v.prefix[-2:] if j in by_id]
+        last = [by_id[j] for j in w.prefix[-2:] if j in by_id]
         for p in last:
             lines.append(f"    linearized before it: {line(p)}")
         for o in overlapping(op, ops, 2):
-            if o.id not in v.prefix[-2:]:
+            if o.id not in w.prefix[-2:]:
                 lines.append(f"    concurrent: {line(o)}")
-    if len(v.stuck) > limit:
+    if len(w.stuck) > limit:
         lines.append(
-            f"and {len(v.stuck) - limit} more operations that cannot be placed: {v.stuck[limit:][:10]}"
+            f"and {len(w.stuck) - limit} more operations that cannot be placed: {w.stuck[limit:][:10]}"
         )
     return lines
 
 
 def _anomaly_lines(
-    a: dict[str, Any],
+    a: Anomaly,
     by_id: dict[int, OpLike],
     describe: Describe,
     line: Callable[[OpLike], str],
     limit: int,
     writers: list[tuple[int, int]],
 ) -> list[str]:
-    lines = [f"[{a['kind']}] {a['message']}"]
-    for i in a["ops"][:limit]:
+    lines = [f"[{a.kind}] {a.message}"]
+    for i in a.ops[:limit]:
         op = by_id.get(i)
         lines.append(f"  {line(op)}" if op is not None else f"  op {i}")
-    if len(a["ops"]) > limit:
-        lines.append(f"  and {len(a['ops']) - limit} more operations")
-    if a.get("watch") is not None:
-        lines.append(f"  watch stream {a['watch']}")
-    if a.get("members"):
-        lines.append(f"  members: {', '.join(a['members'])}")
-    details = a.get("details") or {}
+    if len(a.ops) > limit:
+        lines.append(f"  and {len(a.ops) - limit} more operations")
+    if a.watch is not None:
+        lines.append(f"  watch stream {a.watch}")
+    if a.members:
+        lines.append(f"  members: {', '.join(a.members)}")
+    details = a.details
     known = details.get("known_bug")
     if isinstance(known, dict):
         lines.append(
             f"  known etcd bug {known.get('id')} (fixed in {known.get('fixed_in')}): {known.get('title')}"
         )
     if "expected" in details or "observed" in details:
-        subject = by_id.get(a["ops"][0]) if len(a["ops"]) == 1 else None
+        subject = by_id.get(a.ops[0]) if len(a.ops) == 1 else None
         lines.append(f"    expected: {value_text(details.get('expected'), subject, describe)}")
         lines.append(f"    observed: {value_text(details.get('observed'), subject, describe)}")
     for rev, w in writers:

@@ -11,9 +11,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from harness.report.evidence import (
+    expected_texts,
+    related_writes,
+    revisions_in,
+    violating_ops,
+    witness,
+    witness_anomaly,
+)
 from harness.report.explain import Describe, explain, fmt_interval, overlapping, safe_describe, value_text
-from harness.report.verdict import NOT_CHECKED, ReportVerdict, revisions_in
+from models.anomaly import Anomaly
 from models.history import History, OpRecord
+from models.verdict import NOT_CHECKED, Verdict
 
 MAX_ANOMALY_CARDS = 50
 MAX_ROWS = 20
@@ -50,7 +59,7 @@ class Page:
     """What every section of the explanation needs, passed as one."""
 
     hist: History
-    v: ReportVerdict
+    v: Verdict
     by_id: dict[int, OpRecord]
     describe: Describe
     unit: str
@@ -76,7 +85,7 @@ _OP_HEAD = "<tr><th></th><th>op</th><th>client</th><th>member</th><th>status</th
 
 def explanation_section(p: Page) -> str:
     hist, v, describe, unit = p.hist, p.v, p.describe, p.unit
-    ops = v.violating_ops
+    ops = violating_ops(v)
     attrs = f' data-violation-op="{ops[0]}" data-violation-ops="{",".join(map(str, ops))}"' if ops else ""
     head = f'<section id="explanation"{attrs}><h2>Failure explanation</h2>'
     if v.verdict == "ok":
@@ -92,11 +101,9 @@ def explanation_section(p: Page) -> str:
             + f'<p class="banner warnb">Unknown: {_e(v.reason or "the check ran out of budget")}</p></section>'
         )
     body: list[str] = []
-    if v.stuck:
+    if witness(v).stuck:
         body.append(_witness_block(p))
-    others = [
-        a for a in v.anomalies if not (v.stuck and a["kind"] == "non-linearizable" and a["ops"] == v.stuck)
-    ]
+    others = [a for a in v.anomalies if not witness_anomaly(v, a)]
     for a in others[:MAX_ANOMALY_CARDS]:
         body.append(_anomaly_card(p, a))
     if len(others) > MAX_ANOMALY_CARDS:
@@ -110,50 +117,51 @@ def explanation_section(p: Page) -> str:
 
 def _witness_block(p: Page) -> str:
     v, by_id, describe = p.v, p.by_id, p.describe
-    first = v.stuck[0]
+    w = witness(v)
+    first = w.stuck[0]
     op = by_id.get(first)
     observed = safe_describe(describe, op) if op is not None else "?"
-    expected = v.expected.get(first, f"a result consistent with state {v.state_text}")
-    part = f" (partition {v.partition})" if v.partition is not None else ""
+    expected = expected_texts(v, by_id.values()).get(first, f"a result consistent with state {w.state_text}")
+    part = f" (partition {w.partition})" if w.partition is not None else ""
     cmp = (
         '<div class="compare">'
-        f'<div class="box state"><h4>Model state after the prefix</h4><code>{_e(v.state_text)}</code></div>'
+        f'<div class="box state"><h4>Model state after the prefix</h4><code>{_e(w.state_text)}</code></div>'
         f'<div class="box expected"><h4>Expected</h4><code>{_e(expected)}</code></div>'
         f'<div class="box observed"><h4>Op {first} observed</h4><code>{_e(observed)}</code></div></div>'
     )
     rows = [_OP_HEAD]
-    tail = v.prefix[-8:]
-    start = len(v.prefix) - len(tail)
+    tail = w.prefix[-8:]
+    start = len(w.prefix) - len(tail)
     if start > 0:
         rows.append(
             f'<tr class="elided"><td colspan="7">&hellip; {start} earlier operations linearized</td></tr>'
         )
     for k, i in enumerate(tail):
         rows.append(_op_row(p, by_id.get(i), i, "prefix", f"#{start + k + 1}"))
-    for i in v.stuck:
+    for i in w.stuck:
         rows.append(_op_row(p, by_id.get(i), i, "violation", "cannot follow"))
     if op is not None:
-        placed = set(v.prefix) | set(v.stuck)
+        placed = set(w.prefix) | set(w.stuck)
         for o in overlapping(op, list(by_id.values()), 6):
             if o.id not in placed:
                 rows.append(_op_row(p, o, o.id, "concurrent", "concurrent"))
     return (
         f'<div class="card violation-card"><h3><span class="kind">non-linearizable</span> op {first} cannot be placed</h3>'
-        f"<p>The longest linearizable prefix{part} has {len(v.prefix)} operations (highlight it on the timeline). "
-        f"After it the model is in state <code>{_e(v.state_text)}</code>, and no remaining operation that must come "
+        f"<p>The longest linearizable prefix{part} has {len(w.prefix)} operations (highlight it on the timeline). "
+        f"After it the model is in state <code>{_e(w.state_text)}</code>, and no remaining operation that must come "
         f"next fits: op {first} is the first that cannot.</p>{cmp}"
         f'<table class="ops">{"".join(rows)}</table>'
         f'<button class="oplink" data-op="{first}">Show op {first} in the timeline</button></div>'
     )
 
 
-def _anomaly_card(p: Page, a: dict[str, Any]) -> str:
+def _anomaly_card(p: Page, a: Anomaly) -> str:
     hist, v, by_id, describe, unit = p.hist, p.v, p.by_id, p.describe, p.unit
     parts = [
-        f'<div class="card anomaly" data-kind="{_e(a["kind"])}"><h3><span class="kind">{_e(a["kind"])}</span></h3>'
+        f'<div class="card anomaly" data-kind="{_e(a.kind)}"><h3><span class="kind">{_e(a.kind)}</span></h3>'
     ]
-    parts.append(f"<p>{_e(a['message'])}</p>")
-    details = dict(a.get("details") or {})
+    parts.append(f"<p>{_e(a.message)}</p>")
+    details = dict(a.details)
     known = details.pop("known_bug", None)
     if isinstance(known, dict):
         parts.append(
@@ -162,7 +170,7 @@ def _anomaly_card(p: Page, a: dict[str, Any]) -> str:
         )
     if "expected" in details or "observed" in details:
         exp, obs = details.pop("expected", None), details.pop("observed", None)
-        subject = by_id.get(a["ops"][0]) if len(a["ops"]) == 1 else None
+        subject = by_id.get(a.ops[0]) if len(a.ops) == 1 else None
         raw = ""
         if subject is not None and (isinstance(exp, dict) or isinstance(obs, dict)):
             raw = (
@@ -175,17 +183,17 @@ def _anomaly_card(p: Page, a: dict[str, Any]) -> str:
             f'<div class="box observed"><h4>Observed</h4><code>{_e(value_text(obs, subject, describe))}</code></div>'
             f"</div>{raw}"
         )
-    related = v.related_writes(a)
-    if a["ops"] or related:
+    related = related_writes(v, a)
+    if a.ops or related:
         rows = [_OP_HEAD]
-        for i in a["ops"][:MAX_ROWS]:
+        for i in a.ops[:MAX_ROWS]:
             rows.append(_op_row(p, by_id.get(i), i, "violation"))
         for rev, w in related:
             rows.append(_op_row(p, by_id.get(w), w, "related", f"wrote rev {rev}"))
-        if len(a["ops"]) > MAX_ROWS:
-            rows.append(f'<tr class="elided"><td colspan="7">and {len(a["ops"]) - MAX_ROWS} more</td></tr>')
+        if len(a.ops) > MAX_ROWS:
+            rows.append(f'<tr class="elided"><td colspan="7">and {len(a.ops) - MAX_ROWS} more</td></tr>')
         parts.append(f'<table class="ops">{"".join(rows)}</table>')
-    if a.get("watch") is not None:
+    if a.watch is not None:
         msgs = _watch_window(hist, a)
         lines = [
             f"{w.time / 1e6:.3f} ms  {watch_desc(w, p.labels)}"
@@ -193,15 +201,15 @@ def _anomaly_card(p: Page, a: dict[str, Any]) -> str:
             else f"event {w.time}  {watch_desc(w, p.labels)}"
             for w in msgs[:MAX_ROWS]
         ]
-        total = sum(1 for w in hist.watches if w.watch == a["watch"])
+        total = sum(1 for w in hist.watches if w.watch == a.watch)
         shown = (
             f"{len(lines)} of {total} messages, around the revisions named"
             if len(lines) < total
             else f"{total} messages"
         )
-        parts.append(f"<h4>Watch stream {_e(a['watch'])} ({shown})</h4><pre>{_e(chr(10).join(lines))}</pre>")
-    if a.get("members"):
-        parts.append(f"<p><b>Members:</b> {_e(', '.join(a['members']))}</p>")
+        parts.append(f"<h4>Watch stream {_e(a.watch)} ({shown})</h4><pre>{_e(chr(10).join(lines))}</pre>")
+    if a.members:
+        parts.append(f"<p><b>Members:</b> {_e(', '.join(a.members))}</p>")
     if details:
         rows_d = "".join(
             f"<tr><th>{_e(k)}</th><td><code>{_e(_pretty(val))}</code></td></tr>" for k, val in details.items()
@@ -211,10 +219,10 @@ def _anomaly_card(p: Page, a: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _watch_window(hist: History, a: dict[str, Any]) -> list[Any]:
+def _watch_window(hist: History, a: Anomaly) -> list[Any]:
     """The stream's request and the messages around the first revision the anomaly names."""
-    msgs = [w for w in hist.watches if w.watch == a["watch"]]
-    revs = revisions_in(a.get("details") or {})
+    msgs = [w for w in hist.watches if w.watch == a.watch]
+    revs = revisions_in(a.details)
     if len(msgs) <= MAX_ROWS or not revs:
         return msgs[:MAX_ROWS]
     target = min(revs)

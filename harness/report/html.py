@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.report.evidence import related_writes, violating_ops, witness
 from harness.report.explain import Describe, describer, safe_describe
 from harness.report.failure import Page, explanation_section, watch_desc
 from harness.report.plots import all_plots
 from harness.report.summary import fault_windows, member_labels, op_kind, summarize, time_unit
-from harness.report.verdict import ReportVerdict, as_report_verdict
 from models.history import History
+from models.verdict import Verdict
 
 STATUS_CODES = {"ok": 0, "fail": 1, "unknown": 2}
 WATCH_EVENTS = ["request", "created", "events", "progress", "canceled", "error"]
@@ -43,7 +44,7 @@ def _json_for_script(data: Any) -> str:
     return text.replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
-def timeline_data(hist: History, verdict: ReportVerdict, describe: Describe) -> dict[str, Any]:
+def timeline_data(hist: History, verdict: Verdict, describe: Describe) -> dict[str, Any]:
     """Columnar arrays the canvas timeline reads; calls and ids are delta-encoded.
 
     Times of our histories are stored in microseconds (enough at any zoom a person
@@ -117,15 +118,15 @@ def timeline_data(hist: History, verdict: ReportVerdict, describe: Describe) -> 
         ],
         "notes": [{"t": n.time // q, "text": n.text} for n in hist.notes],
         "marks": {
-            "violating": verdict.violating_ops,
-            "related": sorted({w for a in verdict.anomalies for _, w in verdict.related_writes(a)}),
-            "stuck": verdict.stuck,
-            "prefix": verdict.prefix,
+            "violating": violating_ops(verdict),
+            "related": sorted({w for a in verdict.anomalies for _, w in related_writes(verdict, a)}),
+            "stuck": witness(verdict).stuck,
+            "prefix": witness(verdict).prefix,
         },
     }
 
 
-def reproduce_command(hist: History, verdict: ReportVerdict, fmt: str | None = None) -> str:
+def reproduce_command(hist: History, verdict: Verdict, fmt: str | None = None) -> str:
     """The command that reproduces this history; a run's pipeline passes its own.
 
     A run directory (plan.json beside the history) is replayed exactly; otherwise the
@@ -148,20 +149,16 @@ def reproduce_command(hist: History, verdict: ReportVerdict, fmt: str | None = N
 
 def render_report(
     hist: History,
-    verdict: Any = None,
+    verdict: Verdict | None = None,
     *,
     title: str | None = None,
     reproduce: str | None = None,
     describe: Describe | None = None,
     plots: bool = True,
 ) -> str:
-    """The whole page as a string.
-
-    ``verdict``: a :class:`ReportVerdict`, or anything ``as_report_verdict`` takes (the
-    etcd checker's verdict, a ``CheckResult``, check's ``FileVerdict``); None means the
-    history was not checked.
-    """
-    verdict = as_report_verdict(verdict, hist.model)
+    """The whole page as a string; ``verdict`` None: the history was not checked."""
+    if verdict is None:
+        verdict = Verdict.unchecked("no check was run", hist.model or "etcd")
     describe = describe or describer(verdict.model or hist.model)
     summary = summarize(hist)
     by_id = {o.id: o for o in hist.ops}
@@ -199,20 +196,20 @@ def _title(hist: History) -> str:
     return path.name
 
 
-def write_report(hist: History, path: str | Path, verdict: Any = None, **kw: Any) -> Path:
+def write_report(hist: History, path: str | Path, verdict: Verdict | None = None, **kw: Any) -> Path:
     """Render and write; returns the path (the run pipeline calls this for every run)."""
     out = Path(path)
     out.write_text(render_report(hist, verdict, **kw), encoding="utf-8")
     return out
 
 
-def _verdict_badge(v: ReportVerdict, element_id: str = "") -> str:
+def _verdict_badge(v: Verdict, element_id: str = "") -> str:
     cls = {"ok": "ok", "illegal": "bad", "unknown": "warn"}.get(v.verdict, "none")
     ident = f' id="{element_id}"' if element_id else ""
     return f'<span{ident} class="badge {cls}" data-verdict="{_e(v.verdict)}">{_e(v.verdict)}</span>'
 
 
-def _header(hist: History, v: ReportVerdict, s: dict[str, Any], name: str, reproduce: str) -> str:
+def _header(hist: History, v: Verdict, s: dict[str, Any], name: str, reproduce: str) -> str:
     rows: list[tuple[str, str]] = []
     rows.append(("scenario", _e(s["scenario"] or "-")))
     rows.append(("seed", _e("-" if s["seed"] is None else s["seed"])))
@@ -250,15 +247,15 @@ def _header(hist: History, v: ReportVerdict, s: dict[str, Any], name: str, repro
             kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
         rows.append(("faults", _e(", ".join(f"{k} x{n}" for k, n in kinds.items()))))
     check = _verdict_badge(v) + f" model {_e(v.model or '-')}"
-    if v.elapsed_ms is not None:
-        check += _e(f", checked in {v.elapsed_ms / 1000:.2f} s")
+    if v.elapsed:
+        check += _e(f", checked in {v.elapsed:.2f} s")
     if v.reason:
         check += f' <span class="muted">({_e(v.reason)})</span>'
     rows.append(("verdict", check))
     if v.verdict == "illegal":
         kinds_a: dict[str, int] = {}
         for a in v.anomalies:
-            kinds_a[a["kind"]] = kinds_a.get(a["kind"], 0) + 1
+            kinds_a[a.kind] = kinds_a.get(a.kind, 0) + 1
         summary = ", ".join(f"{k} x{n}" for k, n in kinds_a.items()) or "violation"
         rows.append(
             (
@@ -273,18 +270,18 @@ def _header(hist: History, v: ReportVerdict, s: dict[str, Any], name: str, repro
     )
 
 
-def _timeline_section(unit: str, v: ReportVerdict) -> str:
+def _timeline_section(unit: str, v: Verdict) -> str:
     axis = (
         "time since start"
         if unit == "ns"
         else "event index (imported history: times are positions in the log)"
     )
     violation_btn = (
-        '<button id="tl-violation" class="danger">Zoom to violation</button>' if v.violating_ops else ""
+        '<button id="tl-violation" class="danger">Zoom to violation</button>' if violating_ops(v) else ""
     )
     prefix_box = (
         '<label><input type="checkbox" id="tl-prefix"> highlight longest linearizable prefix <span class="muted">(green: in it, grey: not)</span></label>'
-        if v.prefix
+        if witness(v).prefix
         else ""
     )
     return f"""<section id="timeline-section"><h2>Timeline</h2>

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gc
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from models.anomaly import Anomaly
@@ -31,51 +30,11 @@ from models.etcd.state import KV, kv_from_dict
 from models.etcd.watch import Compaction, check_watches
 from models.history import FaultRecord, History, WatchRecord
 from models.operation import Operation
+from models.verdict import Outcome, Verdict, Witness
 
-__all__ = ["EtcdModel", "EtcdVerdict", "check_history", "check_operations"]
+__all__ = ["EtcdModel", "check_history", "check_operations"]
 
 NS = 1_000_000_000
-
-
-@dataclass
-class EtcdVerdict:
-    """``verdict``: ``ok`` (no anomaly), ``illegal`` (at least one), ``unknown`` (the
-    search ran out of budget or time and nothing else was found).
-
-    ``writers[r]`` is the id of the operation that created revision ``r`` (the
-    linearization of all writes; reads sit between the revisions in their headers).
-    """
-
-    verdict: str
-    anomalies: list[Anomaly] = field(default_factory=list)
-    writers: list[int | None] = field(default_factory=list)
-    elapsed: float = 0.0
-    stats: dict[str, Any] = field(default_factory=dict)
-    linearizability: LinResult | None = None
-
-    @property
-    def reason(self) -> str:
-        """Why the verdict is ``unknown`` (empty otherwise)."""
-        return str(self.stats.get("reason", "")) if self.verdict == "unknown" else ""
-
-    @property
-    def ok(self) -> bool:
-        return self.verdict == "ok"
-
-    def kinds(self) -> set[str]:
-        return {a.kind for a in self.anomalies}
-
-    @property
-    def unexplained(self) -> list[Anomaly]:
-        """The anomalies no known bug of the history's etcd versions explains."""
-        return [a for a in self.anomalies if "known_bug" not in a.details]
-
-    def known_bugs(self) -> list[str]:
-        return sorted({a.details["known_bug"]["id"] for a in self.anomalies if "known_bug" in a.details})
-
-    def summary(self) -> str:
-        head = f"etcd: {self.verdict} ({self.elapsed:.2f}s, {self.stats.get('revisions', 0)} revisions)"
-        return "\n".join([head, *(f"  {a}" for a in self.anomalies)])
 
 
 def lease_expiries(ops: list[Operation]) -> list[Operation]:
@@ -161,7 +120,7 @@ def watch_coverage(watches: list[WatchRecord]) -> list[WatchCoverage]:
     return out
 
 
-def check_history(history: History, timeout: float | None = None) -> EtcdVerdict:
+def check_history(history: History, timeout: float | None = None) -> Verdict:
     """Check an etcd history against every guarantee the model covers.
 
     The cyclic garbage collector is paused meanwhile: the check allocates hundreds of
@@ -177,7 +136,7 @@ def check_history(history: History, timeout: float | None = None) -> EtcdVerdict
             gc.enable()
 
 
-def _check_history(history: History, timeout: float | None) -> EtcdVerdict:
+def _check_history(history: History, timeout: float | None) -> Verdict:
     started = time.monotonic()
     ops = history.operations()
     expiries = lease_expiries(ops)
@@ -267,11 +226,25 @@ def _check_history(history: History, timeout: float | None) -> EtcdVerdict:
     if strict_failure and not anomalies:
         anomalies += strict_failure
     anomalies = _label_known_bugs(anomalies, history)
-    verdict = "illegal" if anomalies else ("unknown" if lin.verdict == "unknown" else "ok")
+    verdict: Outcome = "illegal" if anomalies else ("unknown" if lin.verdict == "unknown" else "ok")
     stats = dict(lin.stats)
-    stats["ops"] = len(ops)
+    stats["ops"] = len(history.ops)
+    stats["synthetic_ops"] = len(ops) - len(history.ops)
     stats["watch_messages"] = len(history.watches)
-    return EtcdVerdict(verdict, anomalies, lin.writers, time.monotonic() - started, stats, lin)
+    return _verdict(verdict, anomalies, lin, stats, started)
+
+
+def _verdict(verdict: Outcome, anomalies: list[Anomaly], lin: LinResult, stats: dict[str, Any], started: float) -> Verdict:
+    writers = {r: w for r, w in enumerate(lin.writers) if w is not None}
+    return Verdict(
+        verdict,
+        "etcd",
+        anomalies,
+        reason=str(stats.get("reason", "")) if verdict == "unknown" else "",
+        stats=stats,
+        witness=Witness(writers=writers),
+        elapsed=time.monotonic() - started,
+    )
 
 
 def _label_known_bugs(anomalies: list[Anomaly], history: History) -> list[Anomaly]:
@@ -291,7 +264,7 @@ def _label_known_bugs(anomalies: list[Anomaly], history: History) -> list[Anomal
     ]
 
 
-def check_operations(ops: list[Operation], timeout: float | None = None) -> EtcdVerdict:
+def check_operations(ops: list[Operation], timeout: float | None = None) -> Verdict:
     """Linearizability only, for histories without watches or member status."""
     was_enabled = gc.isenabled()
     gc.disable()
@@ -302,8 +275,8 @@ def check_operations(ops: list[Operation], timeout: float | None = None) -> Etcd
             gc.enable()
 
 
-def _check_operations(ops: list[Operation], timeout: float | None) -> EtcdVerdict:
+def _check_operations(ops: list[Operation], timeout: float | None) -> Verdict:
     started = time.monotonic()
     ops = ops + lease_expiries(ops)
     lin = check_revisions(ops, observations=observations_from_ops(ops, exact=True), timeout=timeout)
-    return EtcdVerdict(lin.verdict, lin.anomalies, lin.writers, time.monotonic() - started, lin.stats, lin)
+    return _verdict(lin.verdict, lin.anomalies, lin, dict(lin.stats), started)

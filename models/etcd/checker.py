@@ -80,6 +80,7 @@ from models.etcd.requests import (
 )
 from models.etcd.state import KV, Store, in_range, kv_from_dict
 from models.operation import INFINITY, Operation
+from models.verdict import Outcome
 
 NEG = -(1 << 62)
 KINDS = frozenset({"range", "put", "delete", "txn", "lease_grant", "lease_revoke", "compact", "defragment"})
@@ -102,7 +103,7 @@ class Observation:
 
 @dataclass
 class LinResult:
-    verdict: str
+    verdict: Outcome
     anomalies: list[Anomaly] = field(default_factory=list)
     #: revision -> id of the operation that created it (index 0 and 1 unused)
     writers: list[int | None] = field(default_factory=list)
@@ -646,7 +647,7 @@ def check_revisions(
         return True
 
     r = 2
-    verdict = "ok"
+    verdict: Outcome = "ok"
     reason = ""
     if not check_observers(1):
         r = n + 1

@@ -22,9 +22,11 @@ from typing import Any, ClassVar
 from models.etcd.requests import apply, canonical, is_serializable_read
 from models.etcd.schema import SCHEMAS, validate_watch_message
 from models.etcd.state import FrozenState
+from models.history import History
 from models.model import BaseModel
 from models.operation import Operation
 from models.schema import OpSchema
+from models.verdict import Verdict
 
 
 class EtcdModel(BaseModel):
@@ -53,6 +55,14 @@ class EtcdModel(BaseModel):
 
     def partition(self, ops: Sequence[Operation]) -> list[list[Operation]]:
         return [list(ops)]
+
+    def check_history(self, history: History, *, timeout: float | None = None) -> Verdict:
+        """A whole etcd history is checked by the revision-guided search and the watch,
+        stale-read and convergence checks (:mod:`models.etcd.check`), not by the
+        generic search, which only small histories fit."""
+        from models.etcd import check_history
+
+        return check_history(history, timeout=timeout)
 
     def validate_record(self, record: Any) -> None:
         if getattr(record, "watch", None) is not None and hasattr(record, "events"):

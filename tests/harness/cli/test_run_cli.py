@@ -89,9 +89,12 @@ def test_matrix_stops_within_its_budget_and_writes_junit(
 
 def _result(known: list[str], unexplained: int, tmp_path: Path) -> object:
     from harness.runner import RunResult
+    from models.anomaly import Anomaly
+    from models.verdict import Verdict
 
     summary = {"ops": 10, "known_bugs": known, "unexplained_anomalies": unexplained, "faults": []}
-    return RunResult(tmp_path, "illegal", [{"kind": "watch-bad-start"}], summary, "etcd-harness reproduce x")
+    verdict = Verdict("illegal", "etcd", [Anomaly("watch-bad-start", "x")])
+    return RunResult(tmp_path, verdict, summary, "etcd-harness reproduce x")
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from harness.history.importers import load_history
-from harness.report import not_checked, render_report, run_check
+from harness.report import render_report
+from models.check import check
+from models.verdict import Verdict
 from tests.harness.report.chromium import attr, dump_dom, find_chromium, screenshot
 
 pytestmark = pytest.mark.slow
@@ -43,7 +45,7 @@ def _png_ok(path: Path) -> None:
 def test_failing_report_in_browser(chromium: str, shared_histories: Path, tmp_path: Path) -> None:
     hist = load_history(str(shared_histories / "jepsen-edn/cas-failure.edn"))
     page = tmp_path / "cas-failure.html"
-    page.write_text(render_report(hist, run_check(hist)))
+    page.write_text(render_report(hist, check(hist)))
     dom, errors = dump_dom(chromium, page)
     assert errors == []
     assert attr(dom, "report-status", "data-status") == "ok", attr(dom, "report-status", "data-error")
@@ -67,7 +69,7 @@ def test_failing_report_in_browser(chromium: str, shared_histories: Path, tmp_pa
 def test_passing_report_in_browser(chromium: str, shared_histories: Path, tmp_path: Path) -> None:
     hist = load_history(str(shared_histories / "porcupine-etcd/etcd_100.log"))
     page = tmp_path / "etcd_100.html"
-    page.write_text(render_report(hist, run_check(hist)))
+    page.write_text(render_report(hist, check(hist)))
     dom, errors = dump_dom(chromium, page)
     assert errors == []
     assert attr(dom, "report-status", "data-status") == "ok"
@@ -82,7 +84,7 @@ def test_passing_report_in_browser(chromium: str, shared_histories: Path, tmp_pa
 def test_a_script_error_is_detected(chromium: str, shared_histories: Path, tmp_path: Path) -> None:
     """The checks above would pass vacuously if errors went unnoticed: prove they don't."""
     hist = load_history(str(shared_histories / "porcupine-etcd/etcd_100.log"))
-    html = render_report(hist, not_checked("x"), plots=False)
+    html = render_report(hist, Verdict.unchecked("x", ""), plots=False)
     page = tmp_path / "broken.html"
     page.write_text(html.replace("</body>", "<script>null.boom();</script></body>"))
     dom, errors = dump_dom(chromium, page)
@@ -98,7 +100,7 @@ def test_60k_operations_render_fast(chromium: str, tmp_path: Path) -> None:
     spec.loader.exec_module(bench)
     hist = bench.generate(60_000)
     page = tmp_path / "big.html"
-    page.write_text(render_report(hist, not_checked("bench"), plots=False))
+    page.write_text(render_report(hist, Verdict.unchecked("bench", ""), plots=False))
     assert page.stat().st_size < 8_000_000
     # Zoom in step by step, pan, zoom out again: every redraw is timed in the page.
     interact = """<script>(function () {

@@ -3,17 +3,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.history.importers import load_history
-from harness.report import explain, from_anomalies, run_check, time_unit
+from harness.report import explain, time_unit
 from models.anomaly import Anomaly
+from models.check import check
 from models.history import History
+from models.verdict import Verdict
 
 
 def test_ok_history_needs_no_explanation(ok_history: History) -> None:
-    assert explain(run_check(ok_history), ok_history.ops) == []
+    assert explain(check(ok_history), ok_history.ops) == []
 
 
 def test_witness_lines_name_times_expected_and_observed(bad_history: History) -> None:
-    lines = explain(run_check(bad_history), bad_history.ops)
+    lines = explain(check(bad_history), bad_history.ops)
     text = "\n".join(lines)
     assert "op 4 (client 1) read -> 1 cannot follow state value=2" in text
     assert "10.000..12.000 ms" in text
@@ -23,7 +25,7 @@ def test_witness_lines_name_times_expected_and_observed(bad_history: History) ->
 
 def test_imported_history_speaks_of_events(shared_histories: Path) -> None:
     hist = load_history(str(shared_histories / "jepsen-edn/cas-failure.edn"))
-    text = "\n".join(explain(run_check(hist), hist.ops, unit=time_unit(hist)))
+    text = "\n".join(explain(check(hist), hist.ops, unit=time_unit(hist)))
     assert "op 244" in text and "events 489..492" in text and "expected: read -> 2" in text
 
 
@@ -36,9 +38,9 @@ def test_anomaly_explanation_from_the_etcd_checker_shape(bad_history: History) -
             members=["m2"],
             details={"expected": {"revision": 3}, "observed": {"revision": 1}},
         ),
-        {"kind": "watch-gap", "message": "watch 1 skipped revision 2", "ops": [], "watch": 1},
+        Anomaly("watch-gap", "watch 1 skipped revision 2", [], watch=1),
     ]
-    text = "\n".join(explain(from_anomalies("illegal", anomalies, "etcd"), bad_history.ops))
+    text = "\n".join(explain(Verdict("illegal", "etcd", anomalies), bad_history.ops))
     assert "[stale-read] op 1 read revision 1" in text
     assert "op 1: client 1 on m2" in text and "members: m2" in text
     assert "expected: {'revision': 3}" in text and "observed: {'revision': 1}" in text

@@ -5,9 +5,11 @@ import re
 from pathlib import Path
 
 from harness.history.importers import load_history
-from harness.report import not_checked, render_report, run_check, timeline_data, write_report
+from harness.report import render_report, timeline_data, write_report
 from harness.report.explain import describer
+from models.check import check
 from models.history import History
+from models.verdict import Verdict
 
 URL_ATTR = re.compile(r"""(?:src|href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
 
@@ -19,7 +21,7 @@ def _data(page: str) -> dict:  # type: ignore[type-arg]
 
 
 def test_failing_report_marks_the_violating_op(bad_history: History) -> None:
-    page = render_report(bad_history, run_check(bad_history))
+    page = render_report(bad_history, check(bad_history))
     assert 'data-violation-op="4"' in page
     assert 'href="#explanation"' in page
     assert "Model state after the prefix" in page and "value=2" in page
@@ -29,7 +31,7 @@ def test_failing_report_marks_the_violating_op(bad_history: History) -> None:
 
 
 def test_page_is_self_contained(bad_history: History) -> None:
-    page = render_report(bad_history, run_check(bad_history))
+    page = render_report(bad_history, check(bad_history))
     assert not URL_ATTR.search(page)
     assert "<link" not in page and "@import" not in page
     assert not re.search(r"""url\(\s*['"]?(?!#)""", page)  # only in-page references like url(#clip)
@@ -37,20 +39,20 @@ def test_page_is_self_contained(bad_history: History) -> None:
 
 
 def test_passing_report(ok_history: History) -> None:
-    page = render_report(ok_history, run_check(ok_history))
+    page = render_report(ok_history, check(ok_history))
     assert 'data-verdict="ok"' in page and "data-violation-op" not in page
     assert "etcd-harness run unit --seed 7" in page
 
 
 def test_not_checked_still_renders(ok_history: History, tmp_path: Path) -> None:
-    out = write_report(ok_history, tmp_path / "r.html", not_checked("checker not ready"))
+    out = write_report(ok_history, tmp_path / "r.html", Verdict.unchecked("checker not ready", ""))
     page = out.read_text()
     assert 'data-verdict="not checked"' in page and "checker not ready" in page
     assert write_report(ok_history, tmp_path / "r2.html").exists()
 
 
 def test_timeline_columns_round_trip(ok_history: History) -> None:
-    d = timeline_data(ok_history, not_checked("x"), describer("cas-register"))
+    d = timeline_data(ok_history, Verdict.unchecked("x", ""), describer("cas-register"))
     ops = d["ops"]
     ids, calls, total = [], [], 0
     for v in ops["id"]:
@@ -69,33 +71,33 @@ def test_timeline_columns_round_trip(ok_history: History) -> None:
 
 def test_script_cannot_be_closed_by_data(ok_history: History) -> None:
     ok_history.ops[0].input["value"] = "</script><script>alert(1)</script>"
-    page = render_report(ok_history, not_checked("x"), plots=False)
+    page = render_report(ok_history, Verdict.unchecked("x", ""), plots=False)
     assert page.count("</script>") == 2
 
 
 def test_imported_history_labels_event_axis(shared_histories: Path) -> None:
     hist = load_history(str(shared_histories / "jepsen-edn/cas-failure.edn"))
-    page = render_report(hist, run_check(hist))
+    page = render_report(hist, check(hist))
     assert "event index" in page and 'data-violation-op="244"' in page
     assert _data(page)["unit"] == "event"
 
 
 def test_anomaly_cards_show_members_and_watch(bad_history: History) -> None:
-    from harness.report import from_anomalies
+    from models.anomaly import Anomaly
 
-    v = from_anomalies(
+    v = Verdict(
         "illegal",
-        [
-            {
-                "kind": "watch-gap",
-                "message": "watch 1 skipped revision 2",
-                "ops": [2],
-                "watch": 1,
-                "members": ["m1"],
-                "details": {"missing": [2]},
-            }
-        ],
         "etcd",
+        [
+            Anomaly(
+                "watch-gap",
+                "watch 1 skipped revision 2",
+                [2],
+                watch=1,
+                members=["m1"],
+                details={"missing": [2]},
+            )
+        ],
     )
     page = render_report(bad_history, v, plots=False)
     assert 'data-kind="watch-gap"' in page and "Watch stream 1 (3 messages)" in page
@@ -116,8 +118,10 @@ def test_etcd_anomaly_names_the_writes_behind_it(tmp_path: Path) -> None:
     reads = [o for o in hist.ops if o.status == "ok" and o.input["kind"] == "range" and o.output["kvs"]]
     stale = reads[len(reads) // 2]
     stale.output["kvs"][0]["value"] = "stale!"
-    v = run_check(hist)
-    assert v.verdict == "illegal" and stale.id in v.violating_ops
+    v = check(hist)
+    from harness.report.evidence import violating_ops
+
+    assert v.verdict == "illegal" and stale.id in violating_ops(v)
     page = render_report(hist, v, plots=False)
     assert f'data-violation-op="{stale.id}"' in page
     assert "wrote rev" in page and _data(page)["marks"]["related"]
@@ -125,28 +129,29 @@ def test_etcd_anomaly_names_the_writes_behind_it(tmp_path: Path) -> None:
 
 
 def test_long_watch_stream_shows_messages_around_the_anomaly(ok_history: History) -> None:
-    from harness.report import from_anomalies
+    from models.anomaly import Anomaly
     from models.history import WatchRecord
 
     ok_history.watches += [
         WatchRecord(watch=2, client=9, time=i, event="progress", header={"revision": i})
         for i in range(1, 200)
     ]
-    v = from_anomalies(
-        "illegal", [{"kind": "watch-gap", "message": "gap", "watch": 2, "details": {"revision": 120}}]
-    )
+    v = Verdict("illegal", "", [Anomaly("watch-gap", "gap", watch=2, details={"revision": 120})])
     page = render_report(ok_history, v, plots=False)
     assert "@rev 120" in page and "@rev 5\n" not in page
     assert "20 of 199 messages" in page
 
 
-def test_accepts_the_etcd_checker_verdict_as_is(bad_history: History, tmp_path: Path) -> None:
-    """The run pipeline passes models.etcd's verdict object straight through."""
+def test_renders_an_etcd_verdict_with_its_writers(bad_history: History, tmp_path: Path) -> None:
+    """The run pipeline passes the etcd checks' verdict straight through."""
     from models.anomaly import Anomaly
-    from models.etcd import EtcdVerdict
+    from models.verdict import Witness
 
-    res = EtcdVerdict(
-        "illegal", [Anomaly("stale-read", "op 4 read an old value", [4])], writers=[None, None, 2]
+    res = Verdict(
+        "illegal",
+        "etcd",
+        [Anomaly("stale-read", "op 4 read an old value", [4])],
+        witness=Witness(writers={2: 2}),
     )
     out = write_report(
         bad_history, tmp_path / "report.html", verdict=res, reproduce="etcd-harness reproduce runs/x"
@@ -160,7 +165,7 @@ def test_run_directory_reproduces_with_its_plan(ok_history: History, tmp_path: P
 
     assert ok_history.path
     (Path(ok_history.path).parent / "plan.json").write_text("{}")
-    assert reproduce_command(ok_history, not_checked("x")).startswith("etcd-harness reproduce ")
+    assert reproduce_command(ok_history, Verdict.unchecked("x", "")).startswith("etcd-harness reproduce ")
 
 
 def test_empty_history_renders() -> None:
@@ -178,6 +183,6 @@ def test_known_etcd_bug_is_named_in_the_report() -> None:
         / "etcd-18089-watch-misses-compacted-delete"
     )
     hist = load_history(str(path / "history.jsonl.xz"))
-    page = render_report(hist, run_check(hist))
+    page = render_report(hist, check(hist))
     assert "Known etcd bug etcd-io/etcd#18089" in page and "fixed in 3.4.34, 3.5.16" in page
     assert not URL_ATTR.search(page)

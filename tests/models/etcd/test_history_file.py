@@ -21,7 +21,7 @@ def test_jsonl_roundtrip_checks_ok(tmp_path: Path) -> None:
     assert back.model == "etcd"
     v = check_history(back)
     assert v.verdict == "ok", v.summary()
-    assert v.writers[2] is not None
+    assert v.witness is not None and v.witness.writers.get(2) is not None
 
 
 def test_anomalies_are_json_serializable(tmp_path: Path) -> None:
