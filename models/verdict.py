@@ -83,7 +83,9 @@ class Verdict:
         return sorted({a.details["known_bug"]["id"] for a in self.anomalies if "known_bug" in a.details})
 
     def summary(self) -> str:
-        head = f"{self.model}: {self.verdict} ({self.elapsed:.2f}s, {self.stats.get('revisions', 0)} revisions)"
+        head = (
+            f"{self.model}: {self.verdict} ({self.elapsed:.2f}s, {self.stats.get('revisions', 0)} revisions)"
+        )
         return "\n".join([head, *(f"  {a}" for a in self.anomalies)])
 
     def anomaly_dicts(self) -> list[dict[str, Any]]:

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from models.etcd.checker import check_revisions, observations_from_ops
+from models.etcd.observations import Observations
+from models.etcd.revisions import check_revisions
 from tests.models.etcd.builders import H, kv
 
 GAPS = 6
@@ -98,7 +99,7 @@ CASES: dict[str, Callable[[bool, int], H]] = {
 
 def _check(h: H, budget: int | None = BUDGET) -> Any:
     ops = h.history().operations()
-    return check_revisions(ops, observations=observations_from_ops(ops, exact=True), budget=budget)
+    return check_revisions(ops, Observations.of(ops, ()), budget=budget)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

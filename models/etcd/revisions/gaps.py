@@ -1,0 +1,131 @@
+"""Step 3, gaps: which writes of unknown outcome may fill a revision nobody claims, in
+which order to try them, and whether one fits what was observed there.
+
+Revisions from 2 to the highest one observed that no acknowledged write claims must each
+be filled by one operation whose outcome is unknown (or by an acknowledged lease revoke
+whose header names that revision); an unknown write that fills no gap never happened
+(or happened after the history ends). A candidate for gap ``r`` must have been called
+before ``T_r``'s upper bound and must write when applied to state ``r-1``. Candidates
+named by what was observed at ``r`` (a kv with ``mod_revision == r`` and that write's
+unique value, from any read, ``prev_kv`` or watch event) come first, then unnamed ones
+in call order (earliest first, the best choice for the time bounds; those whose key
+falls short of its next observed version before the others), then ones named elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from models.etcd.observations import Sighting, WatchCoverage
+from models.etcd.revisions.bounds import TimeBounds
+from models.etcd.revisions.claims import Claims
+from models.etcd.revisions.evidence import GapEvidence
+from models.etcd.state import KV, Store, in_range
+from models.operation import Operation
+
+
+def event_fits(changes: dict[str, KV | None], ob: Sighting) -> bool:
+    """Whether what revision ``r`` changed explains ``ob``, seen at ``r``."""
+    if ob.key not in changes:
+        return False
+    kv = changes[ob.key]
+    if ob.kv is None or kv is None:
+        return ob.kv is None and kv is None
+    if ob.keys_only:
+        return kv._replace(value="") == ob.kv._replace(value="")
+    return kv == ob.kv
+
+
+@dataclass
+class Gaps:
+    claims: Claims
+    evidence: GapEvidence
+    bounds: TimeBounds
+    coverage: Sequence[WatchCoverage]
+    #: Watch events and serializable reads constrain fillers as exactly as linearizable
+    #: reads (they are etcd guarantees too); without, they only order candidates.
+    strict: bool
+
+    def watched(self, r: int) -> bool:
+        """Something other than a linearizable response observed revision ``r``."""
+        return any(not ob.exact for ob in self.evidence.obs_at.get(r, ())) or any(
+            c.lo <= r <= c.hi for c in self.coverage
+        )
+
+    def candidates(self, r: int, used: set[int], store: Store) -> tuple[list[Operation], int]:
+        """The writes to try at ``r``, in order, and how many of the first ones must fit
+        every observation there (watch events included): the list then holds them twice,
+        first for the strict pass, then for the rest."""
+        hi = self.bounds.hi[r]
+        first = [op for op in self.claims.revokes.get(r, ()) if r not in self.claims.fixed and op.call <= hi]
+        at_r, unnamed, elsewhere = [], [], []
+        for op in self.claims.unknown:
+            if op.id in used or op.call > hi:
+                continue
+            names = self.evidence.names_of[op.id]
+            if r in names:
+                at_r.append(op)
+            elif names:
+                elsewhere.append(op)
+            else:
+                unnamed.append(op)
+        if unnamed:
+            unnamed = self.evidence.deficit_first(unnamed, r, store)
+        order = first + at_r + unnamed + elsewhere
+        if self.watched(r):
+            return order + order, len(order)
+        return order, 0
+
+    def relaxed(self, r: int, cands: list[Operation]) -> bool:
+        """No candidate could match the watches/serializable reads at ``r`` whatever
+        was chosen before: the strict search would fail here on every branch, so the
+        observations at ``r`` only order candidates (the watch checker will report)."""
+        if not self.strict or not self.watched(r):
+            return False
+        return not any(self.could_fit(op, r) for op in cands)
+
+    def could_fit(self, op: Operation, r: int) -> bool:
+        """Whether ``op`` could produce what was observed at ``r``, whatever the state."""
+        puts, dels = self.evidence.static.get(op.id, (set(), []))
+        revoke = op.input.get("kind") == "lease_revoke"
+
+        def can(k: str, kv: KV | None) -> bool:
+            if kv is not None:
+                return k in puts
+            return revoke or any(in_range(k, s, e) for s, e in dels)
+
+        for ob in self.evidence.obs_at.get(r, ()):
+            if not can(ob.key, ob.kv):
+                return False
+        for c in self.coverage:
+            if c.lo <= r <= c.hi:
+                seen = c.events.get(r, {})
+                if not all(can(k, kv) for k, kv in seen.items()):
+                    return False
+                if not seen and not revoke and not dels and all(in_range(k, c.key, c.end) for k in puts):
+                    return False
+        return True
+
+    def fits_everything(self, r: int, changes: list[tuple[str, KV | None]]) -> bool:
+        """What revision ``r`` changed matches every observation and watch stream there."""
+        ch = dict(changes)
+        return all(event_fits(ch, ob) for ob in self.evidence.obs_at.get(r, ())) and all(
+            c.fits(r, changes) for c in self.coverage if c.lo <= r <= c.hi
+        )
+
+    def fits_observed(self, r: int, changes: list[tuple[str, KV | None]]) -> bool:
+        """For an acknowledged write: what was observed of the keys it wrote must match.
+
+        Only values depend on earlier choices (version, create_revision); which keys a
+        put writes does not, so a missing or extra event is left to the watch checker
+        instead of sending the search through every earlier choice."""
+        ch = dict(changes)
+        if not all(event_fits(ch, ob) for ob in self.evidence.obs_at.get(r, ()) if ob.key in ch):
+            return False
+        for c in self.coverage:
+            if c.lo <= r <= c.hi:
+                for k, kv in c.events.get(r, {}).items():
+                    if k in ch and ch[k] != kv:
+                        return False
+        return True
