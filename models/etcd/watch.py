@@ -38,18 +38,29 @@ failed earlier), only the model-free checks run (order, duplicates, split).
 
 Nothing is expected after a stream ends (``canceled``/``error``) or after its last
 message: a history cut short is not a gap.
+
+Each guarantee is one function over a :class:`Stream` (in the spirit of etcd's
+``validate/watch.go``): ``unique``, ``ordered``, ``atomic``, ``correct``, ``started``,
+``reliable``, ``progressed``. An event delivered twice or out of order is reported once
+and not held against the others. Their findings are merged in stream order.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from models.anomaly import Anomaly
 from models.etcd.state import KV, Store, in_range, kv_from_dict
 from models.history import WatchRecord
+
+Changes = Sequence[Sequence[tuple[str, KV | None]]]
+#: Where in a stream a finding is: (message index, event index); END after the last.
+Position = tuple[int, int]
+END: Position = (1 << 62, 0)
 
 
 class Compaction(NamedTuple):
@@ -63,15 +74,126 @@ class Compaction(NamedTuple):
     member: str | None
 
 
-def _ev_key(ev: dict[str, Any]) -> tuple[int, str]:
-    kv = ev.get("kv") or {}
-    return int(kv.get("mod_revision") or 0), str(kv.get("key", ""))
+class Event(NamedTuple):
+    """One event of a stream, where it came, and the time its message arrived."""
+
+    revision: int
+    key: str
+    ev: dict[str, Any]
+    at: Position
+    time: int
+
+
+@dataclass
+class Replay:
+    """What the linearizability replay established, for the checks that need a model:
+    ``changes[r]`` the changes revision ``r`` made, ``store`` for ``prev_kv``."""
+
+    changes: Changes
+    store: Store | None
+    compactions: Sequence[Compaction]
+    max_revision: int | None
+    #: The highest revision a compaction called by then may have compacted to.
+    compacted_by: Callable[[int], int]
+
+
+@dataclass
+class Stream:
+    """One watch stream up to its end: its request, its events (in order, each with the
+    verdict of the uniqueness and order checks), its progress notifications."""
+
+    id: int
+    member: str | None
+    request: dict[str, Any]
+    created_rev: int | None
+    request_time: int
+    #: (position, revision) of each progress notification, in order
+    progress: list[tuple[Position, int]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    #: the events neither delivered twice nor out of order, which the other checks read
+    accepted: list[Event] = field(default_factory=list)
+    duplicates: list[Event] = field(default_factory=list)
+    reordered: list[tuple[Event, int]] = field(default_factory=list)
+    canceled: WatchRecord | None = None
+
+    @property
+    def key(self) -> str:
+        return str(self.request.get("key", ""))
+
+    @property
+    def end(self) -> str | None:
+        return self.request.get("range_end")
+
+    @property
+    def start(self) -> int:
+        return int(self.request.get("start_revision") or 0)
+
+    @property
+    def first_expected(self) -> int | None:
+        """The first revision the stream must deliver from (created + 1 for start 0)."""
+        if self.start > 0:
+            return self.start
+        return self.created_rev + 1 if self.created_rev is not None else None
+
+    def report(self, kind: str, msg: str, **details: Any) -> Anomaly:
+        members = [self.member] if self.member else []
+        return Anomaly(kind, f"watch {self.id}: {msg}", watch=self.id, members=members, details=details)
+
+    @classmethod
+    def of(cls, wid: int, recs: list[WatchRecord]) -> Stream:
+        req: dict[str, Any] = {}
+        created_rev: int | None = None
+        request_time = recs[0].time
+        for rec in recs:
+            if rec.event == "request" and rec.request:
+                req = rec.request
+                request_time = rec.time
+            elif rec.event == "created" and rec.header:
+                created_rev = int(rec.header.get("revision") or 0)
+        s = cls(wid, recs[0].member, req, created_rev, request_time)
+        for i, rec in enumerate(recs):
+            if rec.event in ("canceled", "error"):
+                s.canceled = rec if rec.event == "canceled" else None
+                break
+            if rec.event == "progress":
+                s.progress.append(((i, 0), int((rec.header or {}).get("revision") or 0)))
+            elif rec.event == "events":
+                for j, ev in enumerate(rec.events):
+                    kv = ev.get("kv") or {}
+                    r, k = int(kv.get("mod_revision") or 0), str(kv.get("key", ""))
+                    s.events.append(Event(r, k, ev, (i, j), rec.time))
+        s._accept()
+        return s
+
+    def _accept(self) -> None:
+        seen: set[tuple[int, str]] = set()
+        last = 0
+        for e in self.events:
+            if (e.revision, e.key) in seen:
+                self.duplicates.append(e)
+            elif e.revision < last:
+                self.reordered.append((e, last))
+            else:
+                seen.add((e.revision, e.key))
+                self.accepted.append(e)
+                last = max(last, e.revision)
+
+    def items(self) -> Iterator[tuple[Position, Event | int]]:
+        """Accepted events and progress notifications (their revision), in stream order."""
+        merged: list[tuple[Position, Event | int]] = [(e.at, e) for e in self.accepted]
+        merged += self.progress
+        merged.sort(key=lambda item: item[0])
+        return iter(merged)
+
+
+#: Findings of one check: (position, rank among the checks at one position, anomaly).
+Findings = list[tuple[Position, int, Anomaly]]
 
 
 def check_watches(
     watches: Sequence[WatchRecord],
     *,
-    changes: Sequence[Sequence[tuple[str, KV | None]]] | None = None,
+    changes: Changes | None = None,
     store: Store | None = None,
     compactions: Sequence[Compaction] = (),
     max_revision: int | None = None,
@@ -80,9 +202,27 @@ def check_watches(
     """Check every stream in ``watches``.
 
     ``changes``/``store``: the replay (revision -> changes, and the MVCC store for
-    ``prev_kv``); ``compactions``: the compactions that succeeded, for the start checks; ``compaction_calls``: (compact revision, call) of
-    every compaction that may have taken effect (acknowledged or unknown outcome).
+    ``prev_kv``); ``compactions``: the compactions that succeeded, for the start checks;
+    ``compaction_calls``: (compact revision, call) of every compaction that may have
+    taken effect (acknowledged or unknown outcome).
     """
+    compacted_by = _compacted_by(compaction_calls)
+    replay = Replay(changes, store, compactions, max_revision, compacted_by) if changes is not None else None
+    streams: dict[int, list[WatchRecord]] = defaultdict(list)
+    for rec in watches:
+        streams[rec.watch].append(rec)
+    out: list[Anomaly] = []
+    for wid, recs in streams.items():
+        stream = Stream.of(wid, recs)
+        model = replay if stream.request else None
+        findings = unique(stream) + ordered(stream) + atomic(stream) + progressed(stream, model)
+        findings += correct(stream, model) + started(stream, model, compacted_by) + reliable(stream, model)
+        findings.sort(key=lambda f: (f[0], f[1]))
+        out.extend(a for _, _, a in findings)
+    return out
+
+
+def _compacted_by(compaction_calls: Sequence[tuple[int, int]]) -> Callable[[int], int]:
     calls = sorted((call, rev) for rev, call in compaction_calls)
     call_times = [c for c, _ in calls]
     running_max: list[int] = []
@@ -93,257 +233,294 @@ def check_watches(
         i = bisect_right(call_times, t) - 1
         return running_max[i] if i >= 0 else 0
 
-    streams: dict[int, list[WatchRecord]] = defaultdict(list)
-    for rec in watches:
-        streams[rec.watch].append(rec)
-    out: list[Anomaly] = []
-    for wid, recs in streams.items():
-        out.extend(_check_stream(wid, recs, changes, store, compactions, max_revision, compacted_by))
-    return out
+    return compacted_by
 
 
-def _check_stream(
-    wid: int,
-    recs: list[WatchRecord],
-    changes: Sequence[Sequence[tuple[str, KV | None]]] | None,
-    store: Store | None,
-    compactions: Sequence[Compaction],
-    max_revision: int | None,
-    compacted_by: Callable[[int], int],
-) -> list[Anomaly]:
-    out: list[Anomaly] = []
-    member = [recs[0].member] if recs[0].member else []
-
-    def report(kind: str, msg: str, **details: Any) -> None:
-        out.append(Anomaly(kind, f"watch {wid}: {msg}", watch=wid, members=member, details=details))
-
-    req: dict[str, Any] = {}
-    created_rev: int | None = None
-    request_time = recs[0].time
-    for rec in recs:
-        if rec.event == "request" and rec.request:
-            req = rec.request
-            request_time = rec.time
-        elif rec.event == "created" and rec.header:
-            created_rev = int(rec.header.get("revision") or 0)
-    key = str(req.get("key", ""))
-    end = req.get("range_end")
-    start = int(req.get("start_revision") or 0)
-    want_prev = bool(req.get("prev_kv"))
-    have_model = changes is not None and req != {}
-    first_expected = start if start > 0 else (created_rev + 1 if created_rev is not None else None)
+def _covered(stream: Stream, model: Replay | None) -> Callable[[int], list[tuple[str, KV | None]]]:
+    """The changes of revision ``r`` inside the watched range."""
 
     def covered(r: int) -> list[tuple[str, KV | None]]:
-        if changes is None or r >= len(changes) or r < 2:
+        if model is None or r >= len(model.changes) or r < 2:
             return []
-        return [(k, kv) for k, kv in changes[r] if in_range(k, key, end)]
+        return [(k, kv) for k, kv in model.changes[r] if in_range(k, stream.key, stream.end)]
 
-    delivered: dict[int, set[str]] = defaultdict(set)
-    seen: set[tuple[int, str]] = set()
-    last_rev = 0
-    last_msg_revs: set[int] = set()
-    progress_rev = 0
-    first_event_rev: int | None = None
-    canceled_compact = 0
-    canceled_at = 0
-    msg_index = 0
-    for rec in recs:
-        if rec.event == "canceled":
-            canceled_compact = rec.compact_revision
-            canceled_at = rec.time
-            break
-        if rec.event == "error":
-            break
-        if rec.event == "progress":
-            p = int((rec.header or {}).get("revision") or 0)
-            if p < last_rev:
-                report(
-                    "watch-progress",
-                    f"progress notification at {p} after an event at {last_rev}",
-                    progress=p,
-                    last=last_rev,
+    return covered
+
+
+def unique(stream: Stream) -> Findings:
+    """Each (revision, key) is delivered once."""
+    return [
+        (
+            e.at,
+            0,
+            stream.report(
+                "watch-duplicate",
+                f"event {e.key!r}@{e.revision} delivered twice",
+                revision=e.revision,
+                key=e.key,
+            ),
+        )
+        for e in stream.duplicates
+    ]
+
+
+def ordered(stream: Stream) -> Findings:
+    """Events come in revision order."""
+    return [
+        (
+            e.at,
+            0,
+            stream.report(
+                "watch-reorder",
+                f"event {e.key!r}@{e.revision} after an event at revision {last}",
+                revision=e.revision,
+                last=last,
+            ),
+        )
+        for e, last in stream.reordered
+    ]
+
+
+def atomic(stream: Stream) -> Findings:
+    """All events of one revision come in one response."""
+    out: Findings = []
+    previous: set[int] = set()
+    current: set[int] = set()
+    message = -1
+    for e in stream.accepted:
+        if e.at[0] != message:
+            if current:
+                previous = current
+            current, message = set(), e.at[0]
+        if e.revision in previous and e.revision not in current:
+            out.append(
+                (
+                    e.at,
+                    1,
+                    stream.report(
+                        "watch-split-revision",
+                        f"revision {e.revision} split over two responses",
+                        revision=e.revision,
+                    ),
                 )
-            elif have_model:
-                lo = last_rev + 1 if first_event_rev is not None else (first_expected or p + 1)
-                # Revisions past the replay changed nothing it knows of.
-                for r in range(lo, min(p, len(changes or ()) - 1) + 1):
-                    missing = [k for k, _ in covered(r) if k not in delivered[r]]
-                    if missing:
-                        report(
-                            "watch-progress",
-                            f"progress notification at {p} but the change of {missing[0]!r} at revision {r} was not delivered before it",
-                            progress=p,
-                            revision=r,
-                        )
-                        break
-            progress_rev = max(progress_rev, p)
-            continue
-        if rec.event != "events":
-            continue
-        msg_index += 1
-        revs_here: set[int] = set()
-        for ev in rec.events:
-            r, k = _ev_key(ev)
-            if (r, k) in seen:
-                report("watch-duplicate", f"event {k!r}@{r} delivered twice", revision=r, key=k)
-                continue
-            if r < last_rev:
-                report(
-                    "watch-reorder",
-                    f"event {k!r}@{r} after an event at revision {last_rev}",
-                    revision=r,
-                    last=last_rev,
-                )
-                continue
-            if r in last_msg_revs and r not in revs_here:
-                report("watch-split-revision", f"revision {r} split over two responses", revision=r)
-            if progress_rev and r <= progress_rev:
-                report(
-                    "watch-progress",
-                    f"event {k!r}@{r} after a progress notification at {progress_rev}",
-                    revision=r,
-                )
-            seen.add((r, k))
-            revs_here.add(r)
-            if req and not in_range(k, key, end):
-                report(
-                    "watch-wrong-event",
-                    f"event {k!r}@{r} outside the watched range [{key!r}, {end!r})",
-                    revision=r,
-                    key=k,
-                )
-            elif have_model:
-                _check_event(ev, r, k, covered(r), want_prev, store, report, compacted_by(rec.time))
-            if first_event_rev is None:
-                first_event_rev = r
-                if have_model and first_expected is not None:
-                    _check_start(r, first_expected, covered, max_revision, report)
-                    for c in compactions:
-                        # A watch is served from its member's own store, which may not
-                        # have applied a compaction another member already answered:
-                        # only one the watch's member must have applied counts.
-                        applied = c.member == recs[0].member or (
-                            created_rev is not None and created_rev > c.header_revision
-                        )
-                        if start and start < c.revision and c.ret < request_time and applied:
-                            report(
-                                "watch-bad-start",
-                                f"started at {start} though compaction at {c.revision} was applied on its member before the watch was requested",
-                                start=start,
-                                compact=c.revision,
-                            )
-                            break
-            elif have_model and r > last_rev:
-                for g in range(last_rev + 1, r):
-                    if covered(g):
-                        report(
-                            "watch-gap", f"no event for revision {g} (between {last_rev} and {r})", revision=g
-                        )
-                        break
-            if r > last_rev and have_model and last_rev:
-                missing = [k2 for k2, _ in covered(last_rev) if k2 not in delivered[last_rev]]
-                if missing:
-                    report(
-                        "watch-gap",
-                        f"revision {last_rev} delivered without the change of {missing[0]!r}",
-                        revision=last_rev,
-                    )
-            delivered[r].add(k)
-            last_rev = max(last_rev, r)
-        if revs_here:
-            last_msg_revs = revs_here
-    if have_model and last_rev:
-        missing = [k2 for k2, _ in covered(last_rev) if k2 not in delivered[last_rev]]
-        if missing:
-            report(
-                "watch-gap",
-                f"revision {last_rev} delivered without the change of {missing[0]!r}",
-                revision=last_rev,
             )
-    if canceled_compact:
-        # etcd cancels a watcher whose next revision fell below the compact revision,
-        # also one that started at the current revision and then lagged behind: only a
-        # start at or above the compaction rules a cancel out.
-        floor = start or (created_rev + 1 if created_rev is not None else 0)
-        if floor >= canceled_compact:
-            report(
-                "watch-bad-start",
-                f"canceled as compacted at {canceled_compact} though it started at {floor}",
-                start=floor,
-                compact=canceled_compact,
-            )
-        elif compacted_by(canceled_at) < canceled_compact:
-            report(
-                "watch-bad-start",
-                f"canceled as compacted at {canceled_compact}, beyond every compaction called before",
-                compact=canceled_compact,
-            )
+        current.add(e.revision)
     return out
 
 
-def _check_start(first: int, expected_from: int, covered: Any, max_revision: int | None, report: Any) -> None:
-    if first < expected_from:
-        report(
-            "watch-bad-start",
-            f"first event at {first}, before the start revision {expected_from}",
-            first=first,
-            start=expected_from,
+def progressed(stream: Stream, model: Replay | None) -> Findings:
+    """A progress notification at P: every event up to P came before it, none after."""
+    covered = _covered(stream, model)
+    out: Findings = []
+    delivered: dict[int, set[str]] = defaultdict(set)
+    last = notified = 0
+    first_seen = False
+    for at, item in stream.items():
+        if isinstance(item, Event):
+            if notified and item.revision <= notified:
+                out.append(
+                    (
+                        at,
+                        2,
+                        stream.report(
+                            "watch-progress",
+                            f"event {item.key!r}@{item.revision} after a progress notification at {notified}",
+                            revision=item.revision,
+                        ),
+                    )
+                )
+            delivered[item.revision].add(item.key)
+            last, first_seen = max(last, item.revision), True
+            continue
+        p = item
+        if p < last:
+            out.append(
+                (
+                    at,
+                    0,
+                    stream.report(
+                        "watch-progress",
+                        f"progress notification at {p} after an event at {last}",
+                        progress=p,
+                        last=last,
+                    ),
+                )
+            )
+        elif model is not None:
+            lo = last + 1 if first_seen else (stream.first_expected or p + 1)
+            # Revisions past the replay changed nothing it knows of.
+            for r in range(lo, min(p, len(model.changes) - 1) + 1):
+                missing = [k for k, _ in covered(r) if k not in delivered[r]]
+                if missing:
+                    msg = f"progress notification at {p} but the change of {missing[0]!r} at revision {r} was not delivered before it"
+                    out.append((at, 0, stream.report("watch-progress", msg, progress=p, revision=r)))
+                    break
+        notified = max(notified, p)
+    return out
+
+
+def correct(stream: Stream, model: Replay | None) -> Findings:
+    """Each event is inside the watched range and is the change its revision made."""
+    covered = _covered(stream, model)
+    out: Findings = []
+    for e in stream.accepted:
+        if stream.request and not in_range(e.key, stream.key, stream.end):
+            msg = f"event {e.key!r}@{e.revision} outside the watched range [{stream.key!r}, {stream.end!r})"
+            out.append((e.at, 3, stream.report("watch-wrong-event", msg, revision=e.revision, key=e.key)))
+        elif model is not None:
+            wrong = _wrong_event(stream, e, covered(e.revision), model)
+            if wrong is not None:
+                out.append((e.at, 3, wrong))
+    return out
+
+
+def _wrong_event(
+    stream: Stream, e: Event, covered: list[tuple[str, KV | None]], model: Replay
+) -> Anomaly | None:
+    r, k, ev = e.revision, e.key, e.ev
+    match = [kv for k2, kv in covered if k2 == k]
+    if not match:
+        return stream.report(
+            "watch-wrong-event", f"event {k!r}@{r}, but revision {r} did not change {k!r}", revision=r, key=k
         )
-        return
+    kv = match[0]
+    typ = ev.get("type")
+    if (kv is None) != (typ == "DELETE"):
+        made = "DELETE" if kv is None else "PUT"
+        return stream.report(
+            "watch-wrong-event", f"event {k!r}@{r} is a {typ}, the revision made a {made}", revision=r
+        )
+    if kv is not None and kv_from_dict(ev.get("kv")) != kv:
+        return stream.report(
+            "watch-wrong-event",
+            f"event {k!r}@{r} carries {ev.get('kv')}, expected {kv._asdict()}",
+            revision=r,
+        )
+    if not stream.request.get("prev_kv") or model.store is None:
+        return None
+    prev = model.store.get(k, r - 1)
+    got = kv_from_dict(ev.get("prev_kv"))
+    # etcd reads prev_kv when it sends the event and leaves it out once compacted.
+    if got is None and r - 1 < model.compacted_by(e.time):
+        return None
+    if got != prev:
+        expected = prev._asdict() if prev else None
+        return stream.report(
+            "watch-wrong-event",
+            f"event {k!r}@{r} prev_kv {ev.get('prev_kv')}, expected {expected}",
+            revision=r,
+        )
+    return None
+
+
+def started(stream: Stream, model: Replay | None, compacted_by: Callable[[int], int]) -> Findings:
+    """The first event is the first covered change from the start revision, unless a
+    compaction applied on the watch's member removed it; a compaction cancel is one the
+    start and the compactions explain."""
+    out: Findings = []
+    first = stream.accepted[0] if stream.accepted else None
+    expected = stream.first_expected
+    if first is not None and model is not None and expected is not None:
+        bad = _bad_first(stream, first.revision, expected, _covered(stream, model))
+        if bad is not None:
+            out.append((first.at, 4, bad))
+        compacted = _compacted_before_request(stream, model.compactions)
+        if compacted is not None:
+            out.append((first.at, 4, compacted))
+    out += [(END, 1, a) for a in _bad_cancel(stream, compacted_by)]
+    return out
+
+
+def _bad_first(
+    stream: Stream, first: int, expected_from: int, covered: Callable[[int], list[tuple[str, KV | None]]]
+) -> Anomaly | None:
+    if first < expected_from:
+        msg = f"first event at {first}, before the start revision {expected_from}"
+        return stream.report("watch-bad-start", msg, first=first, start=expected_from)
     for r in range(expected_from, first):
         changed = covered(r)
         if changed:
-            report(
+            msg = f"first event at {first}, but revision {r} (>= start {expected_from}) changed a watched key"
+            return stream.report(
                 "watch-bad-start",
-                f"first event at {first}, but revision {r} (>= start {expected_from}) changed a watched key",
+                msg,
                 first=first,
                 start=expected_from,
                 revision=r,
                 delete=all(kv is None for _, kv in changed),
             )
-            return
+    return None
 
 
-def _check_event(
-    ev: dict[str, Any],
-    r: int,
-    k: str,
-    covered: list[tuple[str, KV | None]],
-    want_prev: bool,
-    store: Store | None,
-    report: Any,
-    compacted: int = 0,
-) -> None:
-    match = [kv for k2, kv in covered if k2 == k]
-    if not match:
-        report(
-            "watch-wrong-event", f"event {k!r}@{r}, but revision {r} did not change {k!r}", revision=r, key=k
+def _compacted_before_request(stream: Stream, compactions: Sequence[Compaction]) -> Anomaly | None:
+    """Events from a start revision that a compaction had removed on the watch's member
+    before the watch was requested. A watch is served from its member's own store, which
+    may not have applied a compaction another member already answered: only one the
+    watch's member must have applied counts."""
+    start = stream.start
+    for c in compactions:
+        applied = c.member == stream.member or (
+            stream.created_rev is not None and stream.created_rev > c.header_revision
         )
-        return
-    kv = match[0]
-    typ = ev.get("type")
-    if (kv is None) != (typ == "DELETE"):
-        report(
-            "watch-wrong-event",
-            f"event {k!r}@{r} is a {typ}, the revision made a {'DELETE' if kv is None else 'PUT'}",
-            revision=r,
-        )
-        return
-    if kv is not None and kv_from_dict(ev.get("kv")) != kv:
-        report(
-            "watch-wrong-event",
-            f"event {k!r}@{r} carries {ev.get('kv')}, expected {kv._asdict()}",
-            revision=r,
-        )
-        return
-    if want_prev and store is not None:
-        prev = store.get(k, r - 1)
-        got = kv_from_dict(ev.get("prev_kv"))
-        if got is None and r - 1 < compacted:
-            return
-        if got != prev:
-            report(
-                "watch-wrong-event",
-                f"event {k!r}@{r} prev_kv {ev.get('prev_kv')}, expected {prev._asdict() if prev else None}",
-                revision=r,
-            )
+        if start and start < c.revision and c.ret < stream.request_time and applied:
+            msg = f"started at {start} though compaction at {c.revision} was applied on its member before the watch was requested"
+            return stream.report("watch-bad-start", msg, start=start, compact=c.revision)
+    return None
+
+
+def _bad_cancel(stream: Stream, compacted_by: Callable[[int], int]) -> list[Anomaly]:
+    rec = stream.canceled
+    if rec is None or not rec.compact_revision:
+        return []
+    compact = rec.compact_revision
+    # etcd cancels a watcher whose next revision fell below the compact revision, also
+    # one that started at the current revision and then lagged behind: only a start at
+    # or above the compaction rules a cancel out.
+    floor = stream.start or (stream.created_rev + 1 if stream.created_rev is not None else 0)
+    if floor >= compact:
+        msg = f"canceled as compacted at {compact} though it started at {floor}"
+        return [stream.report("watch-bad-start", msg, start=floor, compact=compact)]
+    if compacted_by(rec.time) < compact:
+        msg = f"canceled as compacted at {compact}, beyond every compaction called before"
+        return [stream.report("watch-bad-start", msg, compact=compact)]
+    return []
+
+
+def reliable(stream: Stream, model: Replay | None) -> Findings:
+    """No change the watch covers is missing between the first and the last delivered
+    revision, nor from inside a delivered revision."""
+    if model is None:
+        return []
+    covered = _covered(stream, model)
+    out: Findings = []
+    delivered: dict[int, set[str]] = defaultdict(set)
+    last = 0
+    for i, e in enumerate(stream.accepted):
+        r = e.revision
+        if i > 0 and r > last:
+            g = next((g for g in range(last + 1, r) if covered(g)), None)
+            if g is not None:
+                out.append(
+                    (
+                        e.at,
+                        5,
+                        stream.report(
+                            "watch-gap", f"no event for revision {g} (between {last} and {r})", revision=g
+                        ),
+                    )
+                )
+        if r > last and last:
+            missing = [k for k, _ in covered(last) if k not in delivered[last]]
+            if missing:
+                out.append((e.at, 6, _incomplete(stream, last, missing[0])))
+        delivered[r].add(e.key)
+        last = max(last, r)
+    if last:
+        missing = [k for k, _ in covered(last) if k not in delivered[last]]
+        if missing:
+            out.append((END, 0, _incomplete(stream, last, missing[0])))
+    return out
+
+
+def _incomplete(stream: Stream, r: int, key: str) -> Anomaly:
+    return stream.report("watch-gap", f"revision {r} delivered without the change of {key!r}", revision=r)
