@@ -24,6 +24,9 @@ DELETED, TXN_DELETED = "deleted", "txn-deleted"
 EVENT, EVENT_PREV = "event", "event-prev"
 
 
+_new = tuple.__new__
+
+
 class Sighting(NamedTuple):
     """A kv seen at its ``revision`` (mod revision); ``kv`` None: a DELETE event.
 
@@ -104,7 +107,9 @@ def _walk(
         for d in output.get("kvs") or []:
             kv = kv_from_dict(d)
             if kv is not None:
-                yield Sighting(kv.mod_revision, kv.key, kv, via, op, rr, exact, keys_only, member)
+                yield _new(
+                    Sighting, (kv.mod_revision, kv.key, kv, via, op, rr, exact, keys_only, member, None)
+                )
     elif kind == "put":
         kv = kv_from_dict(output.get("prev_kv"))
         if kv is not None:
@@ -116,7 +121,7 @@ def _walk(
             kv = kv_from_dict(d)
             if kv is not None:
                 via = DELETED if top else TXN_DELETED
-                yield Sighting(kv.mod_revision, kv.key, kv, via, op, None, True, False, member)
+                yield _new(Sighting, (kv.mod_revision, kv.key, kv, via, op, None, True, False, member, None))
     elif kind == "txn":
         for sub, resp in taken_branch(req, output):
             yield from _walk(sub, resp, op, member, header, top=False)
@@ -127,18 +132,20 @@ def event_sightings(watches: Iterable[WatchRecord]) -> Iterator[Sighting]:
     for rec in watches:
         if rec.event != "events":
             continue
+        member, wid = rec.member, rec.watch
         for ev in rec.events:
             kv = kv_from_dict(ev.get("kv"))
             if kv is None:
                 continue
-            put = ev.get("type") != "DELETE"
-            yield Sighting(
-                kv.mod_revision, kv.key, kv if put else None, EVENT, member=rec.member, watch=rec.watch
+            shown = kv if ev.get("type") != "DELETE" else None
+            yield _new(
+                Sighting, (kv.mod_revision, kv.key, shown, EVENT, None, None, False, False, member, wid)
             )
             prev = kv_from_dict(ev.get("prev_kv"))
             if prev is not None:
-                yield Sighting(
-                    prev.mod_revision, prev.key, prev, EVENT_PREV, member=rec.member, watch=rec.watch
+                yield _new(
+                    Sighting,
+                    (prev.mod_revision, prev.key, prev, EVENT_PREV, None, None, False, False, member, wid),
                 )
 
 

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -74,13 +74,18 @@ class Compaction(NamedTuple):
     member: str | None
 
 
+_new = tuple.__new__
+
+
 class Event(NamedTuple):
-    """One event of a stream, where it came, and the time its message arrived."""
+    """One event of a stream: message ``msg``, position ``pos`` in it, the time the
+    message arrived. The checks unpack it: its fields are read once per event per check."""
 
     revision: int
     key: str
     ev: dict[str, Any]
-    at: Position
+    msg: int
+    pos: int
     time: int
 
 
@@ -97,36 +102,32 @@ class Replay:
     compacted_by: Callable[[int], int]
 
 
+def _nothing(r: int) -> list[tuple[str, KV | None]]:
+    return []
+
+
 @dataclass
 class Stream:
-    """One watch stream up to its end: its request, its events (in order, each with the
-    verdict of the uniqueness and order checks), its progress notifications."""
+    """One watch stream up to its end: its request, its events (each delivered twice,
+    out of order, or accepted), its progress notifications."""
 
     id: int
     member: str | None
     request: dict[str, Any]
     created_rev: int | None
     request_time: int
-    #: (position, revision) of each progress notification, in order
-    progress: list[tuple[Position, int]] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    key: str = ""
+    end: str | None = None
+    start: int = 0
     #: the events neither delivered twice nor out of order, which the other checks read
     accepted: list[Event] = field(default_factory=list)
+    #: (message, revision, accepted events before it) of each progress notification
+    progress: list[tuple[int, int, int]] = field(default_factory=list)
     duplicates: list[Event] = field(default_factory=list)
     reordered: list[tuple[Event, int]] = field(default_factory=list)
     canceled: WatchRecord | None = None
-
-    @property
-    def key(self) -> str:
-        return str(self.request.get("key", ""))
-
-    @property
-    def end(self) -> str | None:
-        return self.request.get("range_end")
-
-    @property
-    def start(self) -> int:
-        return int(self.request.get("start_revision") or 0)
+    #: The changes of a revision inside the watched range, once a replay is known.
+    covered: Callable[[int], list[tuple[str, KV | None]]] = _nothing
 
     @property
     def first_expected(self) -> int | None:
@@ -151,39 +152,41 @@ class Stream:
             elif rec.event == "created" and rec.header:
                 created_rev = int(rec.header.get("revision") or 0)
         s = cls(wid, recs[0].member, req, created_rev, request_time)
+        s.key, s.end, s.start = (
+            str(req.get("key", "")),
+            req.get("range_end"),
+            int(req.get("start_revision") or 0),
+        )
+        s._read(recs)
+        return s
+
+    def _read(self, recs: list[WatchRecord]) -> None:
+        """Events and progress notifications up to the end, each event accepted or set
+        aside as delivered twice or out of order, in one pass."""
+        seen: set[tuple[int, str]] = set()
+        accepted = self.accepted
+        last = 0
         for i, rec in enumerate(recs):
             if rec.event in ("canceled", "error"):
-                s.canceled = rec if rec.event == "canceled" else None
-                break
+                self.canceled = rec if rec.event == "canceled" else None
+                return
             if rec.event == "progress":
-                s.progress.append(((i, 0), int((rec.header or {}).get("revision") or 0)))
+                self.progress.append((i, int((rec.header or {}).get("revision") or 0), len(accepted)))
             elif rec.event == "events":
+                t = rec.time
                 for j, ev in enumerate(rec.events):
                     kv = ev.get("kv") or {}
                     r, k = int(kv.get("mod_revision") or 0), str(kv.get("key", ""))
-                    s.events.append(Event(r, k, ev, (i, j), rec.time))
-        s._accept()
-        return s
-
-    def _accept(self) -> None:
-        seen: set[tuple[int, str]] = set()
-        last = 0
-        for e in self.events:
-            if (e.revision, e.key) in seen:
-                self.duplicates.append(e)
-            elif e.revision < last:
-                self.reordered.append((e, last))
-            else:
-                seen.add((e.revision, e.key))
-                self.accepted.append(e)
-                last = max(last, e.revision)
-
-    def items(self) -> Iterator[tuple[Position, Event | int]]:
-        """Accepted events and progress notifications (their revision), in stream order."""
-        merged: list[tuple[Position, Event | int]] = [(e.at, e) for e in self.accepted]
-        merged += self.progress
-        merged.sort(key=lambda item: item[0])
-        return iter(merged)
+                    e = _new(Event, (r, k, ev, i, j, t))
+                    if (r, k) in seen:
+                        self.duplicates.append(e)
+                    elif r < last:
+                        self.reordered.append((e, last))
+                    else:
+                        seen.add((r, k))
+                        accepted.append(e)
+                        if r > last:
+                            last = r
 
 
 #: Findings of one check: (position, rank among the checks at one position, anomaly).
@@ -215,6 +218,7 @@ def check_watches(
     for wid, recs in streams.items():
         stream = Stream.of(wid, recs)
         model = replay if stream.request else None
+        stream.covered = _covered(stream, model)
         findings = unique(stream) + ordered(stream) + atomic(stream) + progressed(stream, model)
         findings += correct(stream, model) + started(stream, model, compacted_by) + reliable(stream, model)
         findings.sort(key=lambda f: (f[0], f[1]))
@@ -239,46 +243,41 @@ def _compacted_by(compaction_calls: Sequence[tuple[int, int]]) -> Callable[[int]
 def _covered(stream: Stream, model: Replay | None) -> Callable[[int], list[tuple[str, KV | None]]]:
     """The changes of revision ``r`` inside the watched range."""
 
+    if model is None:
+        return lambda r: []
+    changes, key, end = model.changes, stream.key, stream.end
+    memo: dict[int, list[tuple[str, KV | None]]] = {}
+
     def covered(r: int) -> list[tuple[str, KV | None]]:
-        if model is None or r >= len(model.changes) or r < 2:
-            return []
-        return [(k, kv) for k, kv in model.changes[r] if in_range(k, stream.key, stream.end)]
+        got = memo.get(r)
+        if got is None:
+            got = (
+                []
+                if r >= len(changes) or r < 2
+                else [(k, kv) for k, kv in changes[r] if in_range(k, key, end)]
+            )
+            memo[r] = got
+        return got
 
     return covered
 
 
 def unique(stream: Stream) -> Findings:
     """Each (revision, key) is delivered once."""
-    return [
-        (
-            e.at,
-            0,
-            stream.report(
-                "watch-duplicate",
-                f"event {e.key!r}@{e.revision} delivered twice",
-                revision=e.revision,
-                key=e.key,
-            ),
-        )
-        for e in stream.duplicates
-    ]
+    out: Findings = []
+    for r, k, _, msg, pos, _ in stream.duplicates:
+        anomaly = stream.report("watch-duplicate", f"event {k!r}@{r} delivered twice", revision=r, key=k)
+        out.append(((msg, pos), 0, anomaly))
+    return out
 
 
 def ordered(stream: Stream) -> Findings:
     """Events come in revision order."""
-    return [
-        (
-            e.at,
-            0,
-            stream.report(
-                "watch-reorder",
-                f"event {e.key!r}@{e.revision} after an event at revision {last}",
-                revision=e.revision,
-                last=last,
-            ),
-        )
-        for e, last in stream.reordered
-    ]
+    out: Findings = []
+    for (r, k, _, msg, pos, _), last in stream.reordered:
+        msg_text = f"event {k!r}@{r} after an event at revision {last}"
+        out.append(((msg, pos), 0, stream.report("watch-reorder", msg_text, revision=r, last=last)))
+    return out
 
 
 def atomic(stream: Stream) -> Findings:
@@ -287,90 +286,79 @@ def atomic(stream: Stream) -> Findings:
     previous: set[int] = set()
     current: set[int] = set()
     message = -1
-    for e in stream.accepted:
-        if e.at[0] != message:
+    for r, _, _, msg, pos, _ in stream.accepted:
+        if msg != message:
             if current:
                 previous = current
-            current, message = set(), e.at[0]
-        if e.revision in previous and e.revision not in current:
-            out.append(
-                (
-                    e.at,
-                    1,
-                    stream.report(
-                        "watch-split-revision",
-                        f"revision {e.revision} split over two responses",
-                        revision=e.revision,
-                    ),
-                )
+            current, message = set(), msg
+        if r in previous and r not in current:
+            anomaly = stream.report(
+                "watch-split-revision", f"revision {r} split over two responses", revision=r
             )
-        current.add(e.revision)
+            out.append(((msg, pos), 1, anomaly))
+        current.add(r)
     return out
 
 
 def progressed(stream: Stream, model: Replay | None) -> Findings:
     """A progress notification at P: every event up to P came before it, none after."""
-    covered = _covered(stream, model)
     out: Findings = []
     delivered: dict[int, set[str]] = defaultdict(set)
     last = notified = 0
-    first_seen = False
-    for at, item in stream.items():
-        if isinstance(item, Event):
-            if notified and item.revision <= notified:
-                out.append(
-                    (
-                        at,
-                        2,
-                        stream.report(
-                            "watch-progress",
-                            f"event {item.key!r}@{item.revision} after a progress notification at {notified}",
-                            revision=item.revision,
-                        ),
-                    )
-                )
-            delivered[item.revision].add(item.key)
-            last, first_seen = max(last, item.revision), True
-            continue
-        p = item
+    done = 0
+    accepted = stream.accepted
+    for msg, p, before in [*stream.progress, (END[0], 0, len(accepted))]:
+        for r, k, _, emsg, pos, _ in accepted[done:before]:
+            if notified and r <= notified:
+                text = f"event {k!r}@{r} after a progress notification at {notified}"
+                out.append(((emsg, pos), 2, stream.report("watch-progress", text, revision=r)))
+            delivered[r].add(k)
+            if r > last:
+                last = r
+        done = before
+        if msg == END[0]:
+            break
         if p < last:
-            out.append(
-                (
-                    at,
-                    0,
-                    stream.report(
-                        "watch-progress",
-                        f"progress notification at {p} after an event at {last}",
-                        progress=p,
-                        last=last,
-                    ),
-                )
-            )
+            text = f"progress notification at {p} after an event at {last}"
+            out.append(((msg, 0), 0, stream.report("watch-progress", text, progress=p, last=last)))
         elif model is not None:
-            lo = last + 1 if first_seen else (stream.first_expected or p + 1)
-            # Revisions past the replay changed nothing it knows of.
-            for r in range(lo, min(p, len(model.changes) - 1) + 1):
-                missing = [k for k, _ in covered(r) if k not in delivered[r]]
-                if missing:
-                    msg = f"progress notification at {p} but the change of {missing[0]!r} at revision {r} was not delivered before it"
-                    out.append((at, 0, stream.report("watch-progress", msg, progress=p, revision=r)))
-                    break
+            missing = _undelivered(
+                stream, model, delivered, last + 1 if done else (stream.first_expected or p + 1), p
+            )
+            if missing is not None:
+                r, k = missing
+                text = f"progress notification at {p} but the change of {k!r} at revision {r} was not delivered before it"
+                out.append(((msg, 0), 0, stream.report("watch-progress", text, progress=p, revision=r)))
         notified = max(notified, p)
     return out
 
 
+def _undelivered(
+    stream: Stream, model: Replay, delivered: dict[int, set[str]], lo: int, p: int
+) -> tuple[int, str] | None:
+    """The first covered change from ``lo`` to ``p`` not delivered (revisions past the
+    replay changed nothing it knows of)."""
+    for r in range(lo, min(p, len(model.changes) - 1) + 1):
+        missing = [k for k, _ in stream.covered(r) if k not in delivered[r]]
+        if missing:
+            return r, missing[0]
+    return None
+
+
 def correct(stream: Stream, model: Replay | None) -> Findings:
     """Each event is inside the watched range and is the change its revision made."""
-    covered = _covered(stream, model)
     out: Findings = []
+    key, end, covered = stream.key, stream.end, stream.covered
+    checked = bool(stream.request)
     for e in stream.accepted:
-        if stream.request and not in_range(e.key, stream.key, stream.end):
-            msg = f"event {e.key!r}@{e.revision} outside the watched range [{stream.key!r}, {stream.end!r})"
-            out.append((e.at, 3, stream.report("watch-wrong-event", msg, revision=e.revision, key=e.key)))
+        r, k, _, msg, pos, _ = e
+        if checked and not in_range(k, key, end):
+            text = f"event {k!r}@{r} outside the watched range [{key!r}, {end!r})"
+            out.append(((msg, pos), 3, stream.report("watch-wrong-event", text, revision=r, key=k)))
         elif model is not None:
-            wrong = _wrong_event(stream, e, covered(e.revision), model)
+            wrong = _wrong_event(stream, e, covered(r), model)
             if wrong is not None:
-                out.append((e.at, 3, wrong))
+                out.append(((msg, pos), 3, wrong))
     return out
 
 
@@ -421,12 +409,13 @@ def started(stream: Stream, model: Replay | None, compacted_by: Callable[[int], 
     first = stream.accepted[0] if stream.accepted else None
     expected = stream.first_expected
     if first is not None and model is not None and expected is not None:
-        bad = _bad_first(stream, first.revision, expected, _covered(stream, model))
+        at = (first.msg, first.pos)
+        bad = _bad_first(stream, first.revision, expected, stream.covered)
         if bad is not None:
-            out.append((first.at, 4, bad))
+            out.append((at, 4, bad))
         compacted = _compacted_before_request(stream, model.compactions)
         if compacted is not None:
-            out.append((first.at, 4, compacted))
+            out.append((at, 4, compacted))
     out += [(END, 1, a) for a in _bad_cancel(stream, compacted_by)]
     return out
 
@@ -491,32 +480,25 @@ def reliable(stream: Stream, model: Replay | None) -> Findings:
     revision, nor from inside a delivered revision."""
     if model is None:
         return []
-    covered = _covered(stream, model)
+    covered = stream.covered
     out: Findings = []
     delivered: dict[int, set[str]] = defaultdict(set)
     last = 0
-    for i, e in enumerate(stream.accepted):
-        r = e.revision
-        if i > 0 and r > last:
+    for i, (r, k, _, msg, pos, _) in enumerate(stream.accepted):
+        if r > last and i:
             g = next((g for g in range(last + 1, r) if covered(g)), None)
             if g is not None:
-                out.append(
-                    (
-                        e.at,
-                        5,
-                        stream.report(
-                            "watch-gap", f"no event for revision {g} (between {last} and {r})", revision=g
-                        ),
-                    )
-                )
+                text = f"no event for revision {g} (between {last} and {r})"
+                out.append(((msg, pos), 5, stream.report("watch-gap", text, revision=g)))
         if r > last and last:
-            missing = [k for k, _ in covered(last) if k not in delivered[last]]
+            missing = [k2 for k2, _ in covered(last) if k2 not in delivered[last]]
             if missing:
-                out.append((e.at, 6, _incomplete(stream, last, missing[0])))
-        delivered[r].add(e.key)
-        last = max(last, r)
+                out.append(((msg, pos), 6, _incomplete(stream, last, missing[0])))
+        delivered[r].add(k)
+        if r > last:
+            last = r
     if last:
-        missing = [k for k, _ in covered(last) if k not in delivered[last]]
+        missing = [k2 for k2, _ in covered(last) if k2 not in delivered[last]]
         if missing:
             out.append((END, 0, _incomplete(stream, last, missing[0])))
     return out
