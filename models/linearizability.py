@@ -9,7 +9,12 @@ sub-history at a time (P-compositionality).
 
 Unknown outcomes never return: their return entry sits at infinity, so such an operation
 may be linearized anywhere after its call, including after everything else, which is the
-same as never having happened.
+same as never having happened. Two prunings follow from that, both sound: (1) such an
+operation is not linearized where it would leave the state unchanged; (2) a
+configuration is skipped when one with the same definite operations, the same state and
+a subset of the optional operations already used was explored, since that one had every
+option this one has (:class:`_Dominance`). Identical optional operations are used in
+call order only (:func:`_twins`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from models.verdict import Outcome, Verdict, Witness
 DEFAULT_MAX_STATES = 4_000_000
 
 _SLICE = 2048
+_SLICE_MASK = _SLICE - 1  # _SLICE is a power of two: the check costs one AND a step
 #: How many sets of used optional operations are remembered per (definite set, state).
 _DOMINANCE_WIDTH = 8
 
@@ -49,6 +55,10 @@ class _Budget:
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.max_states = max_states
         self.reason = ""
+
+    def out_of_memory(self, index: int, n: int, explored: int) -> PartitionResult:
+        self.reason = f"memory budget exhausted ({self.max_states} states)"
+        return PartitionResult(index, "unknown", n, explored=explored)
 
     def expired(self) -> bool:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -149,31 +159,100 @@ def _entries(ops: Sequence[Operation]) -> list[int]:
 def _search(
     model: Model, index: int, ops: list[Operation], budget: _Budget
 ) -> Iterator[PartitionResult | None]:
-    """The search for one partition, yielding ``None`` every ``_SLICE`` steps.
-
-    Being a generator lets ``check`` interleave partitions deterministically, so one
-    cheap refutation is found without first finishing an expensive partition, which is
-    what porcupine gets from running partitions in parallel.
-
-    Unknown-outcome operations are optional: one may always be placed after everything
-    else, i.e. never. Two prunings follow from that, both sound: (1) such an operation
-    is not linearized where it would leave the state unchanged; (2) a configuration is
-    skipped when one with the same definite operations, the same state and a subset of
-    the optional operations already used was explored, since that one had every option
-    this one has.
-    """
+    """One partition's search, yielding ``None`` every ``_SLICE`` steps so that ``check``
+    interleaves partitions (see the module docstring); the hot loop keeps its state in locals."""
     n = len(ops)
-    if n == 0:
-        yield PartitionResult(index=index, verdict="ok", ops=0, linearization=[])
-        return
+    inputs, outputs, optional, observer, twin = _columns(model, ops)
+    step: Callable[[Any, Any, Any], tuple[bool, Any]] = model.step
+    nxt, prv, head = _linked(_entries(ops), n)
+    visited: set[tuple[int, int, Any]] = set()
+    undominated = _Dominance().undominated if any(optional) else None
+    state, required = model.init(), sum(1 for o in optional if not o)
+    dbits = ubits = placed_required = steps = 0
+    stack: list[tuple[int, Any]] = []
+    best: list[int] = []
+    entry, max_states = nxt[head], budget.max_states
+    while placed_required < required:
+        steps += 1
+        if not steps & _SLICE_MASK:
+            if budget.expired():
+                yield PartitionResult(index, "unknown", n, explored=steps)
+                return
+            yield None
+        if entry & 1:  # backtrack; past an op that only observes, its siblings need no try
+            while stack:
+                top, state = stack.pop()
+                i = top >> 1
+                if optional[i]:
+                    ubits &= ~(1 << i)
+                else:
+                    dbits &= ~(1 << i)
+                    placed_required -= 1
+                p, q = prv[top + 1], nxt[top + 1]  # put the return and the call back
+                nxt[p] = top + 1
+                if q != -1:
+                    prv[q] = top + 1
+                p, q = prv[top], nxt[top]
+                nxt[p] = top
+                if q != -1:
+                    prv[q] = top
+                if not observer[i]:
+                    break
+            else:
+                yield PartitionResult(
+                    index, "illegal", n, witness=_witness(model, index, ops, best), explored=steps
+                )
+                return
+            entry = nxt[top]
+            continue
+        i = entry >> 1
+        ok, new_state = step(state, inputs[i], outputs[i])
+        if ok and not (optional[i] and (new_state == state or (twin[i] >= 0 and not ubits >> twin[i] & 1))):
+            if optional[i]:
+                nd, nu = dbits, ubits | (1 << i)
+            else:
+                nd, nu = dbits | (1 << i), ubits
+            full = (nd, nu, new_state)
+            if full not in visited and (undominated is None or undominated(nd, nu, new_state)):
+                visited.add(full)
+                if len(visited) >= max_states:
+                    yield budget.out_of_memory(index, n, steps)
+                    return
+                stack.append((entry, state))
+                state, dbits, ubits = new_state, nd, nu
+                if not optional[i]:
+                    placed_required += 1
+                p, q = prv[entry], nxt[entry]  # lift the call and the return out of the list
+                nxt[p] = q
+                if q != -1:
+                    prv[q] = p
+                p, q = prv[entry + 1], nxt[entry + 1]
+                nxt[p] = q
+                if q != -1:
+                    prv[q] = p
+                if len(stack) > len(best):
+                    best = [e >> 1 for e, _ in stack]
+                entry = nxt[head]
+                continue
+        entry = nxt[entry]
+    yield PartitionResult(index, "ok", n, linearization=[ops[e >> 1].id for e, _ in stack], explored=steps)
+
+
+def _columns(
+    model: Model, ops: list[Operation]
+) -> tuple[list[Any], list[Any], list[bool], list[bool], list[int]]:
+    """Per operation: input, output (None when unknown), optional (never returns),
+    whether it only observes (placed as early as it fits, never later), and its twin."""
     inputs = [op.input for op in ops]
     outputs = [None if op.status == "unknown" else op.output for op in ops]
     optional = [op.effective_return == INFINITY for op in ops]
     observes_only = getattr(model, "observes_only", lambda _input, _output: False)
-    observer = [not optional[i] and bool(observes_only(inputs[i], outputs[i])) for i in range(n)]
-    step: Callable[[Any, Any, Any], tuple[bool, Any]] = model.step
+    observer = [not optional[i] and bool(observes_only(inputs[i], outputs[i])) for i in range(len(ops))]
+    return inputs, outputs, optional, observer, _twins(ops, optional)
 
-    order = _entries(ops)
+
+def _linked(order: list[int], n: int) -> tuple[list[int], list[int], int]:
+    """The entries as a doubly linked list (next, previous, head) in time order."""
     head = 2 * n
     nxt = [-1] * (2 * n + 1)
     prv = [-1] * (2 * n + 1)
@@ -182,134 +261,26 @@ def _search(
         nxt[last] = e
         prv[e] = last
         last = e
+    return nxt, prv, head
 
-    state = model.init()
-    required = sum(1 for o in optional if not o)
-    dbits = 0
-    ubits = 0
-    placed_required = 0
-    visited: set[tuple[int, int, Any]] = set()
-    dominators: dict[tuple[int, Any], list[int]] = {}
-    twin = _twins(ops, optional)
-    any_optional = any(optional)
-    size = 0
-    stack: list[tuple[int, Any]] = []
-    best: list[int] = []
-    explored = 0
-    entry = nxt[head]
-    max_states = budget.max_states
 
-    countdown = _SLICE
-    while placed_required < required:
-        countdown -= 1
-        if countdown == 0:
-            countdown = _SLICE
-            explored += _SLICE
-            if budget.expired():
-                yield PartitionResult(
-                    index=index, verdict="unknown", ops=n, explored=explored + _SLICE - countdown
-                )
-                return
-            yield None
-        if entry & 1 == 0:
-            i = entry >> 1
-            ok, new_state = step(state, inputs[i], outputs[i])
-            if ok and optional[i] and (new_state == state or (twin[i] >= 0 and not ubits >> twin[i] & 1)):
-                ok = False
-            if ok:
-                if optional[i]:
-                    nd, nu = dbits, ubits | (1 << i)
-                else:
-                    nd, nu = dbits | (1 << i), ubits
-                if not any_optional:
-                    full = (nd, 0, new_state)
-                    novel = full not in visited
-                    if novel:
-                        visited.add(full)
-                elif (full := (nd, nu, new_state)) in visited:
-                    novel = False
-                else:
-                    key = (nd, new_state)
-                    seen = dominators.get(key)
-                    if seen is None:
-                        dominators[key] = [nu]
-                        novel = True
-                    else:
-                        novel = not any(u & ~nu == 0 for u in seen)
-                        if novel and len(seen) < _DOMINANCE_WIDTH:
-                            seen.append(nu)
-                    if novel:
-                        visited.add(full)
-                if novel:
-                    size += 1
-                    if size >= max_states:
-                        budget.reason = f"memory budget exhausted ({max_states} states)"
-                        yield PartitionResult(
-                            index=index, verdict="unknown", ops=n, explored=explored + _SLICE - countdown
-                        )
-                        return
-                    stack.append((entry, state))
-                    state = new_state
-                    dbits, ubits = nd, nu
-                    if not optional[i]:
-                        placed_required += 1
-                    ret = entry + 1
-                    p, q = prv[entry], nxt[entry]
-                    nxt[p] = q
-                    if q != -1:
-                        prv[q] = p
-                    p, q = prv[ret], nxt[ret]
-                    nxt[p] = q
-                    if q != -1:
-                        prv[q] = p
-                    if len(stack) > len(best):
-                        best = [e >> 1 for e, _ in stack]
-                    entry = nxt[head]
-                    continue
-            entry = nxt[entry]
-        else:
-            # Backtrack. A required op that changes no state it is legal in (a read, a
-            # failed cas) was placed as early as possible, which dominates placing it
-            # later, so its siblings need no try: keep popping past such ops.
-            while True:
-                if not stack:
-                    witness = _witness(model, index, ops, best)
-                    yield PartitionResult(
-                        index=index,
-                        verdict="illegal",
-                        ops=n,
-                        witness=witness,
-                        explored=explored + _SLICE - countdown,
-                    )
-                    return
-                top, before = stack.pop()
-                i = top >> 1
-                preserved = observer[i]
-                state = before
-                if optional[i]:
-                    ubits &= ~(1 << i)
-                else:
-                    dbits &= ~(1 << i)
-                    placed_required -= 1
-                ret = top + 1
-                p, q = prv[ret], nxt[ret]
-                nxt[p] = ret
-                if q != -1:
-                    prv[q] = ret
-                p, q = prv[top], nxt[top]
-                nxt[p] = top
-                if q != -1:
-                    prv[q] = top
-                if not preserved:
-                    break
-            entry = nxt[top]
-    yield PartitionResult(
-        index=index,
-        verdict="ok",
-        ops=n,
-        linearization=[ops[e >> 1].id for e, _ in stack],
-        explored=explored + _SLICE - countdown,
-    )
+class _Dominance:
+    """Per (definite set, state), a few sets of optional operations already used with
+    it: a configuration using a superset of one of them adds nothing."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[int, Any], list[int]] = {}
+
+    def undominated(self, nd: int, nu: int, state: Any) -> bool:
+        key = (nd, state)
+        used = self.seen.get(key)
+        if used is None:
+            self.seen[key] = [nu]
+        elif any(u & ~nu == 0 for u in used):
+            return False
+        elif len(used) < _DOMINANCE_WIDTH:
+            used.append(nu)
+        return True
 
 
 def _twins(ops: list[Operation], optional: list[bool]) -> list[int]:
