@@ -34,8 +34,13 @@ class Interrupted(KeyboardInterrupt):
         return 128 + self.signum
 
 
+def signal_of(exc: BaseException) -> int:
+    """The signal behind a KeyboardInterrupt (SIGINT unless it is an Interrupted)."""
+    return exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+
+
 def exit_code(exc: BaseException) -> int:
-    return exc.exit_code if isinstance(exc, Interrupted) else 128 + signal.SIGINT
+    return 128 + signal_of(exc)
 
 
 class _Handler:

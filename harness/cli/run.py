@@ -60,7 +60,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace, scenario: str, seed: int, plan: Plan | None = None) -> Any:
-    from harness.runner import RunOptions
+    from harness.run_options import RunOptions
 
     qps: float | None = -1.0
     if getattr(args, "qps", None) is not None:
@@ -111,7 +111,8 @@ def reproduce_cmd(args: argparse.Namespace) -> int:
 
 
 def execute(opts: Any, *, allow_known_bugs: bool = False) -> int:
-    from harness.runner import run, validate_options
+    from harness.run_options import validate_options
+    from harness.runner import run
 
     validate_options(opts)
     print(

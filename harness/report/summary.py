@@ -8,10 +8,12 @@ nanoseconds; every function that speaks about time says which unit it used, beca
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from models.etcd.requests import header_revision, writes_of
 from models.history import History, OpRecord
 
 NS_PER_S = 1_000_000_000
@@ -179,4 +181,59 @@ def summarize(hist: History) -> dict[str, Any]:
         out["duration_events"] = duration
         out["duration_s"] = None
         out["qps"] = None
+    return out
+
+
+def acknowledged_write(inp: dict[str, Any], status: str, output: Any) -> bool:
+    """An ``ok`` request that changed something: kv writes as the etcd model reads their
+    responses (a txn that lost its compare and only read is not a write), plus lease
+    grants and compactions."""
+    if status != "ok" or not isinstance(output, dict) or "error" in output:
+        return False
+    if inp.get("kind") in ("lease_grant", "compact"):
+        return True
+    return writes_of(inp, output) is not False
+
+
+def run_figures(hist: History) -> dict[str, Any]:
+    """A run's figures, as its summary.json and the run's last line print them: duration,
+    operations by kind and status, rates, and the fault windows in seconds."""
+    ops = hist.ops
+    end = max((o.ret or o.call for o in ops), default=0)
+    duration_s = end / NS_PER_S if end else 0.0
+    writes_ok = sum(1 for o in ops if acknowledged_write(o.input, o.status, o.output))
+    headers = [r for o in ops if o.status == "ok" and (r := header_revision(o.output))]
+    revisions = max(headers, default=1) - min(headers, default=1)
+
+    def rate(n: int) -> float:
+        return round(n / duration_s, 1) if duration_s else 0.0
+
+    return {
+        "duration_s": round(duration_s, 3),
+        "ops": len(ops),
+        "ops_by_kind": dict(Counter(o.input.get("kind", "?") for o in ops)),
+        "ops_by_status": dict(Counter(o.status for o in ops)),
+        "qps": rate(len(ops)),
+        "acked_writes_per_s": rate(writes_ok),
+        "revisions_per_s": rate(revisions),
+        "watch_messages": len(hist.watches),
+        "faults": _fault_edges(hist),
+    }
+
+
+def _fault_edges(hist: History) -> list[dict[str, Any]]:
+    starts = {f.id: f for f in hist.faults if f.phase == "start"}
+    ends = {f.id: f for f in hist.faults if f.phase == "end"}
+    out = []
+    for fid, f in sorted(starts.items()):
+        e = ends.get(fid)
+        out.append(
+            {
+                "kind": f.kind,
+                "targets": f.targets,
+                "start_s": round(f.time / NS_PER_S, 3),
+                "end_s": round(e.time / NS_PER_S, 3) if e else None,
+                "error": f.error or (e.error if e else None),
+            }
+        )
     return out

@@ -18,6 +18,8 @@ from harness.history.jsonl import HistoryWriter
 from harness.traffic.ops import prefix_end
 from harness.traffic.plan import Plan, WatchSpec, key_name, key_prefix
 
+#: Client ids from here on are the harness's own (watchers, then sentinels and final reads).
+WATCHER_CLIENT_BASE = 10_000
 MAX_REOPENS = 500
 PROGRESS_EVERY = 1.0
 #: etcd's periodic progress notifications (on watchers that asked for them) every second,

@@ -136,7 +136,7 @@ def test_a_disk_that_fills_during_a_run_ends_with_one_line(tmp_path: Path) -> No
 
 
 def test_a_txn_that_only_read_is_not_counted_as_a_write() -> None:
-    from harness.runner import _acknowledged_write
+    from harness.report.summary import acknowledged_write as _acknowledged_write
 
     txn = {
         "kind": "txn",
@@ -200,7 +200,7 @@ def test_a_run_that_tested_too_little_does_not_pass(
     """smoke plans 500 ops/s for 8 s; a run far below that, or whose traffic died, is
     unknown. Stopped by a signal, only a run with nothing acknowledged or a dead traffic
     loop is."""
-    from harness.runner import untested_reason
+    from harness.conclusion import untested_reason
     from harness.traffic.plan import make_plan
     from scenarios import get_scenario
 
