@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.cli.run import add_run_options, only_known_bugs
 from harness.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, HarnessError
-from scenarios import SCENARIOS, get_scenario
+from scenarios import SCENARIOS, Scenario, get_scenario
 
 #: What a run costs beyond its traffic: cluster start, settling, checks, teardown.
 RUN_OVERHEAD_S = 20.0
@@ -39,11 +39,7 @@ def register(sub: Any) -> None:
 
 
 def matrix_cmd(args: argparse.Namespace) -> int:
-    from harness.cli.run import _options
-    from harness.runner import run
-
-    names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
-    scenarios = [get_scenario(n) for n in names]
+    scenarios = [get_scenario(n.strip()) for n in args.scenarios.split(",") if n.strip()]
     versions: list[str | None] = [v.strip() for v in args.versions.split(",")] if args.versions else [None]
     if not (args.budget > 0):
         raise HarnessError(f"--budget must be a positive number of seconds, not {args.budget:g}")
@@ -58,80 +54,80 @@ def matrix_cmd(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     deadline = time.monotonic() + args.budget
-    cells = [(s, v) for s in scenarios for v in versions]
     results: list[dict[str, Any]] = []
-    round_no = 0
-    while cells and round_no < 10_000:
+    for round_no in range(10_000):
         started_any = False
-        for scn, version in cells:
+        for scn, version in [(s, v) for s in scenarios for v in versions]:
             duration = args.duration or scn.duration
             if time.monotonic() + duration + RUN_OVERHEAD_S > deadline:
                 continue
             started_any = True
-            run_seed = seed + round_no
-            label = f"{scn.name}-{version or 'default'}-seed{run_seed}"
-            args.etcd_version = version
-            args.out = str(out / label)
-            args.members = None
-            args.qps = None
-            opts = _options(args, scn.name, run_seed)
-            opts.duration = duration
-            opts.progress = False
-            t0 = time.monotonic()
-            try:
-                res = run(opts)
-                verdict = res.verdict
-                if args.allow_known_bugs and only_known_bugs(res):
-                    verdict = "known-bug"
-                if res.internal_error:
-                    verdict = "error"
-                row = {
-                    "name": label,
-                    "scenario": scn.name,
-                    "version": version,
-                    "seed": run_seed,
-                    "verdict": verdict,
-                    "known_bugs": res.summary.get("known_bugs", []),
-                    "seconds": round(time.monotonic() - t0, 1),
-                    "anomalies": res.anomalies[:10],
-                    "reproduce": res.reproduce,
-                    "dir": str(res.out_dir),
-                    "summary": {
-                        k: res.summary.get(k)
-                        for k in ("ops", "qps", "acked_writes_per_s", "revisions_per_s", "faults")
-                    },
-                }
-                if verdict == "ok":
-                    shutil.rmtree(res.out_dir, ignore_errors=True)
-                    row["dir"] = None
-                if res.internal_error:
-                    row["error"] = f"internal error: {res.internal_error}"
-            except HarnessError as exc:
-                # The environment (binary, Docker, disk, ports) fails every later run too:
-                # stop here, with what ran so far written down.
-                results.append(
-                    {
-                        "name": label,
-                        "scenario": scn.name,
-                        "version": version,
-                        "seed": run_seed,
-                        "verdict": "error",
-                        "seconds": round(time.monotonic() - t0, 1),
-                        "error": str(exc),
-                    }
-                )
-                _write(out, results, args.junit)
-                raise HarnessError(f"matrix stopped at {label}: {exc}", exc.exit_code) from None
+            row, interrupted = _one_run(args, out, results, scn, version, seed + round_no, duration)
             results.append(row)
-            print(f"{row['verdict']:8} {label} ({row['seconds']} s)", flush=True)
+            print(f"{row['verdict']:8} {row['name']} ({row['seconds']} s)", flush=True)
             _write(out, results, args.junit)
-            if res.interrupted:
+            if interrupted:
                 print(f"matrix: interrupted; summary: {out / 'summary.json'}")
-                return 128 + int(res.interrupted)
+                return 128 + interrupted
         if not started_any:
             break
-        round_no += 1
     _write(out, results, args.junit)
+    return _report(out, results)
+
+
+def _one_run(
+    args: argparse.Namespace,
+    out: Path,
+    results: list[dict[str, Any]],
+    scn: Scenario,
+    version: str | None,
+    run_seed: int,
+    duration: float,
+) -> tuple[dict[str, Any], int | None]:
+    """One cell of one round: its row for the summary, and the signal that stopped it.
+
+    An environment error (binary, Docker, disk, ports) fails every later run too: the
+    matrix stops there, with what ran so far written down.
+    """
+    from harness.cli.run import _options
+    from harness.runner import run
+
+    label = f"{scn.name}-{version or 'default'}-seed{run_seed}"
+    row: dict[str, Any] = {"name": label, "scenario": scn.name, "version": version, "seed": run_seed}
+    args.etcd_version, args.out, args.members, args.qps = version, str(out / label), None, None
+    opts = _options(args, scn.name, run_seed)
+    opts.duration, opts.progress = duration, False
+    t0 = time.monotonic()
+    try:
+        res = run(opts)
+    except HarnessError as exc:
+        results.append(
+            row | {"verdict": "error", "seconds": round(time.monotonic() - t0, 1), "error": str(exc)}
+        )
+        _write(out, results, args.junit)
+        raise HarnessError(f"matrix stopped at {label}: {exc}", exc.exit_code) from None
+    verdict = res.verdict
+    if args.allow_known_bugs and only_known_bugs(res):
+        verdict = "known-bug"
+    if res.internal_error:
+        verdict, row["error"] = "error", f"internal error: {res.internal_error}"
+    figures = ("ops", "qps", "acked_writes_per_s", "revisions_per_s", "faults")
+    row |= {
+        "verdict": verdict,
+        "known_bugs": res.summary.get("known_bugs", []),
+        "seconds": round(time.monotonic() - t0, 1),
+        "anomalies": res.anomalies[:10],
+        "reproduce": res.reproduce,
+        "dir": str(res.out_dir),
+        "summary": {k: res.summary.get(k) for k in figures},
+    }
+    if verdict == "ok":
+        shutil.rmtree(res.out_dir, ignore_errors=True)
+        row["dir"] = None
+    return row, res.interrupted
+
+
+def _report(out: Path, results: list[dict[str, Any]]) -> int:
     verdicts = {r["verdict"] for r in results}
     print(
         f"matrix: {len(results)} runs, "
