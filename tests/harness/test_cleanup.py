@@ -16,7 +16,7 @@ import pytest
 
 from harness.cluster.ledger import PREFIX, StateFile, list_netns, owner_alive, owner_token, state_dir
 from harness.cluster.sweep import cleanup
-from tests.harness.faults.conftest import TEST_VERSION, require_backend
+from tests.common.backends import TEST_VERSION, require_backend
 
 CHILD = textwrap.dedent(
     """

@@ -13,8 +13,8 @@ from models.linearizability import check
 from models.model import Model
 from models.operation import Operation
 from models.register import CasRegister
-from tests.conftest import HISTORIES, expected_rows
-from tests.models.simulate import kv_histories, register_histories
+from tests.common.shared import HISTORIES, expected_rows
+from tests.common.small_histories import kv_histories, register_histories
 
 
 def op(

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from harness.cli import main
 from harness.history.jsonl import write_history
 from models.history import FaultRecord, StatusRecord
-from tests.conftest import HISTORIES
-from tests.models.etcd.builders import H, del_ev, kv, put_ev
+from tests.common.builders import H, del_ev, kv, put_ev
+from tests.common.shared import HISTORIES
 
 REGRESSIONS = Path(__file__).resolve().parents[2] / "data" / "regressions"
 SHARED_REGRESSIONS = HISTORIES.parent / "regressions"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from tests.conftest import HISTORIES
+from tests.common.shared import HISTORIES
 
 ETCD = "/usr/bin/etcd"
 HEADER = {"type": "header", "format": "etcd-harness-history", "version": 1, "model": "etcd"}

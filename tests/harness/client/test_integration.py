@@ -17,7 +17,7 @@ from harness.client.recorder import Clock, Counter, Recorder
 from harness.client.watch import WatchMessage
 from harness.history.jsonl import HistoryWriter, read_history
 from models.history import Header
-from tests.harness.client.conftest import LocalEtcd
+from tests.common.local_etcd import LocalEtcd
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 from harness.cluster import admin, make_cluster
 from harness.cluster.binaries import BinaryError, EtcdBinary, resolve
 from harness.cluster.ledger import LABEL_RUN
-from tests.harness.faults.conftest import require_backend
+from tests.common.backends import require_backend
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 

@@ -11,7 +11,7 @@ import pytest
 from harness.cluster import ClusterError, admin, make_cluster, ports
 from harness.cluster.binaries import BinaryError, EtcdBinary, resolve
 from harness.faults import make_fault
-from tests.harness.faults.conftest import require_backend
+from tests.common.backends import require_backend
 
 pytestmark = pytest.mark.integration
 

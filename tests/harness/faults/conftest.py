@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,9 +9,7 @@ import pytest
 
 from harness.cluster import Cluster, make_cluster
 from harness.cluster.binaries import BinaryError, EtcdBinary, resolve
-from harness.cluster.dockerd import ensure_dockerd
-
-TEST_VERSION = os.environ.get("ETCD_HARNESS_TEST_VERSION", "3.5.1")
+from tests.common.backends import TEST_VERSION, require_backend
 
 
 @pytest.fixture(scope="session")
@@ -21,15 +18,6 @@ def etcd_binary() -> EtcdBinary:
         return resolve(TEST_VERSION)
     except BinaryError as exc:
         pytest.skip(f"no etcd {TEST_VERSION}: {exc}")
-
-
-def require_backend(backend: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("fault tests need root (namespaces, nsenter, iptables)")
-    if backend == "docker":
-        ok, why = ensure_dockerd(timeout=60)
-        if not ok:
-            pytest.skip(f"Docker engine unavailable: {why}")
 
 
 BACKENDS = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 from harness.history.cut import cut
 from models.etcd import check_history
 from models.history import StatusRecord
-from tests.models.etcd.builders import H, kv, put_ev
+from tests.common.builders import H, kv, put_ev
 
 
 def test_in_flight_becomes_unknown_and_later_records_go() -> None:

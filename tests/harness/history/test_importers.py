@@ -6,7 +6,7 @@ import pytest
 
 from harness.history.errors import HistoryError
 from harness.history.importers import detect_format, load_history
-from tests.conftest import HISTORIES
+from tests.common.shared import HISTORIES
 
 
 @pytest.mark.parametrize(

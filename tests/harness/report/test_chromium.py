@@ -6,10 +6,8 @@ person can look at what the test saw.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -93,11 +91,8 @@ def test_a_script_error_is_detected(chromium: str, shared_histories: Path, tmp_p
 
 
 def test_60k_operations_render_fast(chromium: str, tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("report_bench", ROOT / "bench" / "report_60k.py")
-    assert spec and spec.loader
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules["report_bench"] = bench
-    spec.loader.exec_module(bench)
+    from tests.common import bulk as bench
+
     hist = bench.generate(60_000)
     page = tmp_path / "big.html"
     page.write_text(render_report(hist, Verdict.unchecked("bench", ""), plots=False))

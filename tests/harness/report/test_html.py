@@ -105,15 +105,8 @@ def test_anomaly_cards_show_members_and_watch(bad_history: History) -> None:
 
 
 def test_etcd_anomaly_names_the_writes_behind_it(tmp_path: Path) -> None:
-    import importlib.util
-    import sys
+    from tests.common import bulk as bench
 
-    root = Path(__file__).resolve().parents[3]
-    spec = importlib.util.spec_from_file_location("report_bench", root / "bench" / "report_60k.py")
-    assert spec and spec.loader
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules["report_bench"] = bench
-    spec.loader.exec_module(bench)
     hist = bench.generate(600)
     reads = [o for o in hist.ops if o.status == "ok" and o.input["kind"] == "range" and o.output["kvs"]]
     stale = reads[len(reads) // 2]

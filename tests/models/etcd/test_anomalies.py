@@ -9,7 +9,7 @@ import pytest
 
 from models.etcd import check_history
 from models.history import ErrorInfo, History, StatusRecord
-from tests.models.etcd.builders import H, del_ev, kv, put_ev
+from tests.common.builders import H, del_ev, kv, put_ev
 
 
 def base() -> H:

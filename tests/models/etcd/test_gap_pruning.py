@@ -18,7 +18,7 @@ import pytest
 
 from models.etcd.observations import Observations
 from models.etcd.revisions import check_revisions
-from tests.models.etcd.builders import H, kv
+from tests.common.builders import H, kv
 
 GAPS = 6
 BUDGET = 2_000

@@ -10,7 +10,7 @@ import msgspec
 
 from harness.history.jsonl import read_history, write_history
 from models.etcd import check_history
-from models.etcd.simulator import SimConfig, simulate
+from tests.common.simulator import SimConfig, simulate
 
 
 def test_jsonl_roundtrip_checks_ok(tmp_path: Path) -> None:

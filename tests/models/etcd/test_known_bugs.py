@@ -8,7 +8,7 @@ import pytest
 from models.etcd import check_history
 from models.etcd.known_bugs import parse_version
 from models.history import FaultRecord, History
-from tests.models.etcd.builders import H, kv, put_ev
+from tests.common.builders import H, kv, put_ev
 
 
 def _versioned(h: History, version: str) -> History:

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from models.etcd import check_history, check_operations
 from models.etcd.model import EtcdModel
 from models.etcd.requests import apply, header_revision, writes_of
-from models.etcd.simulator import SimConfig, SimResult, simulate
 from models.history import History
+from tests.common.simulator import SimConfig, SimResult, simulate
 
 SETTINGS = settings(
     max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]

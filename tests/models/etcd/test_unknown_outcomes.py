@@ -17,8 +17,8 @@ import pytest
 from harness.history.jsonl import read_history
 from models.etcd import check_history
 from models.history import FaultRecord, History, StatusRecord
-from tests.conftest import SHARED
-from tests.models.etcd.builders import H, kv
+from tests.common.builders import H, kv
+from tests.common.shared import SHARED
 
 S = 1_000_000_000
 

@@ -9,8 +9,8 @@ defect until shown otherwise. Its run directory is kept (and so is every run tha
 ended unknown or in an error), for the root cause to be found and the history to
 become a regression test.
 
-    python bench/false_alarms.py                          # >= 100 fault runs, both backends
-    python bench/false_alarms.py --min-fault-runs 10 --backends process --scenarios smoke,watch
+    python -m bench.power.false_alarms                          # >= 100 fault runs, both backends
+    python -m bench.power.false_alarms --min-fault-runs 10 --backends process --scenarios smoke,watch
 """
 
 from __future__ import annotations
@@ -25,11 +25,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from harness.errors import HarnessError  # noqa: E402
-from harness.runner import RunOptions, run  # noqa: E402
-from scenarios import SCENARIOS  # noqa: E402
+from harness.errors import HarnessError
+from harness.runner import RunOptions, run
+from scenarios import SCENARIOS
 
 #: Builds whose kill-time data loss is a known bug (etcd-io/etcd#13766): no kill scenarios.
 KILL_LOSES_WRITES = ("3.5.0", "3.5.1", "3.5.2")

@@ -11,8 +11,8 @@ failures are kept under --out (history, plan, report, logs, data dirs).
 On a build without the bug (3.4.23) the same loop is the control: it must end every
 attempt without an unexplained violation, and the kills it survived are printed.
 
-    python bench/detect_13766.py --etcd-version 3.5.1 --attempts 5 --budget 300
-    python bench/detect_13766.py --etcd-version 3.4.23 --attempts 2 --budget 300
+    python -m bench.power.detect_13766 --etcd-version 3.5.1 --attempts 5 --budget 300
+    python -m bench.power.detect_13766 --etcd-version 3.4.23 --attempts 2 --budget 300
 """
 
 from __future__ import annotations
@@ -26,10 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from harness.runner import RunOptions, run  # noqa: E402
-from scenarios import get_scenario  # noqa: E402
+from harness.runner import RunOptions, run
+from scenarios import get_scenario
 
 
 def first_evidence_s(out: Path, anomalies: list[dict[str, Any]]) -> float | None:

@@ -4,7 +4,7 @@ Each round starts a fresh cluster (new namespaces or containers, empty data), wa
 every member answers /health, then stops it and removes everything. The Docker image is
 built before timing (it is cached by binary hash), so rounds measure the cluster alone.
 
-    python bench/cluster_startup.py [--etcd-version 3.5.1] [--rounds 3] [--backends process,docker]
+    python -m bench.speed.cluster_startup [--etcd-version 3.5.1] [--rounds 3] [--backends process,docker]
 """
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from harness.cluster import ClusterError, make_cluster  # noqa: E402
-from harness.cluster.binaries import resolve  # noqa: E402
-from harness.cluster.dockerd import ensure_dockerd  # noqa: E402
+from harness.cluster import ClusterError, make_cluster
+from harness.cluster.binaries import resolve
+from harness.cluster.dockerd import ensure_dockerd
 
 
 def measure(backend: str, version: str, rounds: int, size: int, netns: bool | None) -> None:

@@ -1,6 +1,6 @@
 """Benchmark of the etcd checker on a simulated 60 s run at ~1000 QPS.
 
-Usage: python bench/check_etcd.py [--ops 60000] [--clients 8] [--unknown-rate 0.005] [--seed 1]
+Usage: python -m bench.speed.check_etcd [--ops 60000] [--clients 8] [--unknown-rate 0.005] [--seed 1]
 
 Prints the simulation size, the check time per phase and the peak memory of the check
 (tracemalloc, Python allocations) and the process's max RSS.
@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import time
 import tracemalloc
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from models.etcd import check_history  # noqa: E402
-from models.etcd.simulator import SimConfig, simulate  # noqa: E402
+from models.etcd import check_history
+from tests.common.simulator import SimConfig, simulate
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 intended check caught it, which checks fired, and how long after the first injection the
 first evidence was recorded.
 
-    python bench/selftest.py --seeds 3 --duration 10
+    python -m bench.power.selftest --seeds 3 --duration 10
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from harness.cluster.binaries import resolve  # noqa: E402
-from harness.selftest.bugs import BUGS  # noqa: E402
-from harness.selftest.run import Row, selftest  # noqa: E402
+from harness.cluster.binaries import resolve
+from harness.selftest.bugs import BUGS
+from harness.selftest.run import Row, selftest
 
 
 def main() -> int:

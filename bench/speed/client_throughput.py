@@ -9,7 +9,7 @@ On a small machine the cluster and the client share the CPU, so rates swing by t
 percent with anything else running; client CPU per put is the steadier measure of what
 recording costs.
 
-    python bench/client_throughput.py [--etcd PATH] [--inflight 16] [--seconds 10]
+    python -m bench.speed.client_throughput [--etcd PATH] [--inflight 16] [--seconds 10]
 """
 
 from __future__ import annotations
@@ -29,22 +29,19 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import grpc
 
-import grpc  # noqa: E402
-
-from harness.client import EtcdClient, EtcdError  # noqa: E402
-from harness.client.aio import AsyncEtcdClient, AsyncRecorder  # noqa: E402
-from harness.client.etcd import channel_options, grpc_target  # noqa: E402
-from harness.client.proto import etcd_pb2 as pb  # noqa: E402
-from harness.client.proto import etcd_pb2_grpc as rpc  # noqa: E402
-from harness.client.recorder import Clock, Recorder  # noqa: E402
-from harness.client.recorder import Counter as IdCounter  # noqa: E402
-from harness.history.jsonl import HistoryWriter, read_history  # noqa: E402
-from models.history import EndRecord, Header  # noqa: E402
+from harness.client import EtcdClient, EtcdError
+from harness.client.aio import AsyncEtcdClient, AsyncRecorder
+from harness.client.etcd import channel_options, grpc_target
+from harness.client.proto import etcd_pb2 as pb
+from harness.client.proto import etcd_pb2_grpc as rpc
+from harness.client.recorder import Clock, Recorder
+from harness.client.recorder import Counter as IdCounter
+from harness.history.jsonl import HistoryWriter, read_history
+from models.history import EndRecord, Header
 
 
 def free_port() -> int:

@@ -1,7 +1,7 @@
 """Time the checker on the shared corpus of other tools' histories.
 
 Prints per-file parse and check times (median of --rounds) and totals per group next to
-porcupine's figures measured on this machine kind. Run: python bench/check_corpus.py
+porcupine's figures measured on this machine kind. Run: python -m bench.speed.check_corpus
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness.history.importers import load_history
+from models.linearizability import check
+from models.registry import make_model
 
-from harness.history.importers import load_history  # noqa: E402
-from models.linearizability import check  # noqa: E402
-from models.registry import make_model  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 PORCUPINE_MS = {"porcupine-etcd": "347 (all 102 logs)", "porcupine-kv": "167 (6 logs)", "jepsen-edn": "-"}
 

@@ -1,0 +1,1 @@
+"""Bug-finding power: detection times, false alarms, the self-test."""

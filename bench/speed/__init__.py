@@ -1,0 +1,1 @@
+"""Speed and memory: checking, recording, starting clusters, rendering reports."""
