@@ -18,10 +18,9 @@ import grpc.aio
 from harness.client.errors import EtcdError
 from harness.client.etcd import channel_options, grpc_target
 from harness.client.ops import Op, prepare
-from harness.client.outcome import classify, error_info
 from harness.client.proto import etcd_pb2 as pb
 from harness.client.proto import etcd_pb2_grpc as rpc
-from harness.client.recorder import Clock, Counter
+from harness.client.recorder import Clock, Counter, Records
 from harness.history.jsonl import HistoryWriter
 from models.history import OpRecord
 
@@ -68,7 +67,7 @@ async def aexecute(client: AsyncEtcdClient, op: Op, timeout: float | None = None
     return output(await client.call(method, request, timeout))
 
 
-class AsyncRecorder:
+class AsyncRecorder(Records):
     """:class:`harness.client.recorder.Recorder` for the asyncio client: one per logical
     client, never two of its operations at once."""
 
@@ -82,56 +81,19 @@ class AsyncRecorder:
         *,
         member: str | None = None,
     ):
-        self.client = client
-        self.writer = writer
-        self.clock = clock
-        self.ids = ids
-        self.client_id = client_id
-        self.member = member if member is not None else client.endpoint
+        super().__init__(client, writer, clock, ids, client_id, member)
+        self.client: AsyncEtcdClient = client
 
     async def execute(self, op: Op, timeout: float | None = None) -> OpRecord:
-        op_id = self.ids.next()
-        clock = self.clock
-        call = clock()
+        op_id, call = self.ids.next(), self.clock()
         try:
             output = await aexecute(self.client, op, timeout)
         except Exception as exc:
-            ret = clock()
-            status, output, err = classify(op, exc)
-            rec = OpRecord(
-                id=op_id,
-                client=self.client_id,
-                call=call,
-                input=op,
-                status=status,
-                ret=ret,
-                output=output,
-                error=err,
-                member=self.member,
-            )
+            rec = self.failed(op_id, op, call, exc)
         except BaseException as exc:  # asyncio.CancelledError among them: outcome unknown
-            self.writer.write(
-                OpRecord(
-                    id=op_id,
-                    client=self.client_id,
-                    call=call,
-                    input=op,
-                    status="unknown",
-                    error=error_info(exc),
-                    member=self.member,
-                )
-            )
+            self.writer.write(self.abandoned(op_id, op, call, exc))
             raise
         else:
-            rec = OpRecord(
-                id=op_id,
-                client=self.client_id,
-                call=call,
-                input=op,
-                status="ok",
-                ret=clock(),
-                output=output,
-                member=self.member,
-            )
+            rec = self.answered(op_id, op, call, output)
         self.writer.write(rec)
         return rec

@@ -49,7 +49,51 @@ class Counter:
             return n
 
 
-class Recorder:
+class Records:
+    """The records one logical client's calls end in, whichever client (sync or asyncio)
+    made them: its writer, clock, id source and the member it talks to."""
+
+    def __init__(
+        self,
+        client: Any,
+        writer: HistoryWriter,
+        clock: Clock,
+        ids: Counter,
+        client_id: int,
+        member: str | None,
+    ):
+        self.client = client
+        self.writer = writer
+        self.clock = clock
+        self.ids = ids
+        self.client_id = client_id
+        self.member: str = member if member is not None else client.endpoint
+
+    def answered(self, op_id: int, op: Op, call: int, output: Any) -> OpRecord:
+        return OpRecord(
+            id=op_id, client=self.client_id, call=call, input=op, status="ok", ret=self.clock(),
+            output=output, member=self.member,
+        )  # fmt: skip
+
+    def failed(self, op_id: int, op: Op, call: int, exc: Exception) -> OpRecord:
+        """A call that raised: what the error says about its outcome (see outcome.py)."""
+        ret = self.clock()
+        status, output, err = classify(op, exc)
+        return OpRecord(
+            id=op_id, client=self.client_id, call=call, input=op, status=status, ret=ret,
+            output=output, error=err, member=self.member,
+        )  # fmt: skip
+
+    def abandoned(self, op_id: int, op: Op, call: int, exc: BaseException) -> OpRecord:
+        """A call cut short by the process (interrupt, cancellation): it may have reached
+        etcd, so its outcome is unknown, and it has no return."""
+        return OpRecord(
+            id=op_id, client=self.client_id, call=call, input=op, status="unknown",
+            error=error_info(exc), member=self.member,
+        )  # fmt: skip
+
+
+class Recorder(Records):
     """Runs operations for logical client ``client_id`` and records them.
 
     One recorder per logical client: the history's rule is that a client's operations
@@ -69,12 +113,8 @@ class Recorder:
         member: str | None = None,
         watch_ids: Counter | None = None,
     ):
-        self.client = client
-        self.writer = writer
-        self.clock = clock
-        self.ids = ids
-        self.client_id = client_id
-        self.member = member if member is not None else client.endpoint
+        super().__init__(client, writer, clock, ids, client_id, member)
+        self.client: EtcdClient = client
         self.watch_ids = watch_ids if watch_ids is not None else Counter()
 
     def execute(self, op: Op, timeout: float | None = None) -> OpRecord:
@@ -84,48 +124,16 @@ class Recorder:
         recorded as ``unknown`` with no return time, then re-raised: the request may have
         reached etcd, and a write missing from the history would look like a phantom.
         """
-        op_id = self.ids.next()
-        clock = self.clock
-        call = clock()
+        op_id, call = self.ids.next(), self.clock()
         try:
             output = execute(self.client, op, timeout)
         except Exception as exc:
-            ret = clock()
-            status, output, err = classify(op, exc)
-            rec = OpRecord(
-                id=op_id,
-                client=self.client_id,
-                call=call,
-                input=op,
-                status=status,
-                ret=ret,
-                output=output,
-                error=err,
-                member=self.member,
-            )
+            rec = self.failed(op_id, op, call, exc)
         except BaseException as exc:
-            rec = OpRecord(
-                id=op_id,
-                client=self.client_id,
-                call=call,
-                input=op,
-                status="unknown",
-                error=error_info(exc),
-                member=self.member,
-            )
-            self.writer.write(rec)
+            self.writer.write(self.abandoned(op_id, op, call, exc))
             raise
         else:
-            rec = OpRecord(
-                id=op_id,
-                client=self.client_id,
-                call=call,
-                input=op,
-                status="ok",
-                ret=clock(),
-                output=output,
-                member=self.member,
-            )
+            rec = self.answered(op_id, op, call, output)
         self.writer.write(rec)
         return rec
 
@@ -150,25 +158,34 @@ class Recorder:
 
     def sample_status(self, *, hash_kv: bool = False, timeout: float | None = None) -> StatusRecord:
         """Record one Status (and optionally HashKV at the current revision) sample."""
-        rec = StatusRecord(time=0, member=self.member)
-        try:
-            st = self.client.status(timeout=timeout)
-            rec.revision = st.header.revision
-            rec.raft_index = st.raftIndex
-            rec.raft_applied_index = st.raftAppliedIndex
-            rec.raft_term = st.raftTerm
-            rec.leader = st.leader
-            rec.member_id = st.header.member_id
-            if hash_kv:
-                h = self.client.hash_kv(0, timeout=timeout)
-                rec.hash = h.hash
-                rec.hash_revision = h.header.revision
-                rec.compact_revision = h.compact_revision
-        except Exception as exc:
-            rec.error = error_info(exc)
-        rec.time = self.clock()
+        rec = status_sample(self.client, self.member, self.clock, 0 if hash_kv else None, timeout=timeout)
         self.writer.write(rec)
         return rec
+
+
+def status_sample(
+    client: EtcdClient, member: str, clock: Clock, hash_at: int | None, *, timeout: float | None = 5.0
+) -> StatusRecord:
+    """One Status of ``member``, and its HashKV at revision ``hash_at`` (0: the current
+    one; None: none), errors included: the convergence check judges them."""
+    sample = StatusRecord(time=0, member=member)
+    try:
+        st = client.status(timeout=timeout)
+        sample.revision = st.header.revision
+        sample.raft_index = st.raftIndex
+        sample.raft_applied_index = st.raftAppliedIndex
+        sample.raft_term = st.raftTerm
+        sample.leader = st.leader
+        sample.member_id = st.header.member_id
+        if hash_at is not None:
+            h = client.hash_kv(hash_at, timeout=timeout)
+            sample.hash = h.hash
+            sample.hash_revision = hash_at or h.header.revision
+            sample.compact_revision = h.compact_revision
+    except Exception as exc:  # noqa: BLE001 - recorded, judged by the convergence check
+        sample.error = error_info(exc)
+    sample.time = clock()
+    return sample
 
 
 class RecordedWatch:

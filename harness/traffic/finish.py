@@ -15,7 +15,7 @@ import time
 
 from harness.client.etcd import EtcdClient
 from harness.client.outcome import error_info
-from harness.client.recorder import Clock, Counter, Recorder
+from harness.client.recorder import Clock, Counter, Recorder, status_sample
 from harness.cluster import Cluster
 from harness.history.jsonl import HistoryWriter
 from harness.traffic.ops import prefix_end, put_op, range_op
@@ -89,7 +89,7 @@ def settle_and_sample(
         # in samples taken once the last operation returned, and only where two samples
         # in a row agree (nothing was applied between them).
         for ep, c in zip(endpoints, clients, strict=True):
-            sample = status_sample(c, ep, clock, common)
+            sample = status_sample(c, ep, clock, common or None)
             writer.write(sample)
             if sample.hash is not None:
                 hashes[ep] = (sample.hash, sample.compact_revision or 0)
@@ -98,28 +98,6 @@ def settle_and_sample(
     if common and len({h for h, _ in hashes.values()}) > 1:
         bisect_hashes(endpoints, writer, clock, max(c for _, c in hashes.values()), common)
     return common
-
-
-def status_sample(c: EtcdClient, ep: str, clock: Clock, hash_revision: int | None) -> StatusRecord:
-    """One Status of ``ep`` (and its HashKV at ``hash_revision``), errors included."""
-    sample = StatusRecord(time=0, member=ep)
-    try:
-        st = c.status(timeout=5.0)
-        sample.revision = st.header.revision
-        sample.raft_index = st.raftIndex
-        sample.raft_applied_index = st.raftAppliedIndex
-        sample.raft_term = st.raftTerm
-        sample.leader = st.leader
-        sample.member_id = st.header.member_id
-        if hash_revision:
-            h = c.hash_kv(hash_revision, timeout=5.0)
-            sample.hash = h.hash
-            sample.hash_revision = hash_revision
-            sample.compact_revision = h.compact_revision
-    except Exception as exc:  # noqa: BLE001 - recorded, judged by the convergence check
-        sample.error = error_info(exc)
-    sample.time = clock()
-    return sample
 
 
 def bisect_hashes(endpoints: list[str], writer: HistoryWriter, clock: Clock, lo: int, hi: int) -> None:

@@ -100,13 +100,7 @@ class H:
     ) -> None:
         """``messages``: ("created", rev), ("events", [event...]), ("progress", rev), ("canceled", compact_rev)."""
         t = 1000 * (wid + 1)
-        req = {
-            "key": key,
-            "range_end": end,
-            "start_revision": start,
-            "prev_kv": prev_kv,
-            "progress_notify": True,
-        }
+        req = watch_request(key, end, start, prev_kv)
         self.watches.append(
             WatchRecord(watch=wid, client=100 + wid, time=t, event="request", member=member, request=req)
         )
@@ -167,3 +161,23 @@ def put_ev(
 
 def del_ev(k: str, mod: int, prev: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"type": "DELETE", "kv": {"key": k, "mod_revision": mod}, "prev_kv": prev}
+
+
+def sequential() -> H:
+    """a=1@2, b=1@3, a=2@4, sequential in time: the base many hand-written cases build on."""
+    h = H()
+    h.put("a", "1", 2, 10, 20)
+    h.put("b", "1", 3, 30, 40)
+    h.put("a", "2", 4, 50, 60)
+    return h
+
+
+def watch_request(key: str, end: str | None, start: int, prev_kv: bool) -> dict[str, Any]:
+    """A watch record's ``request``, with progress notifications asked for."""
+    return {
+        "key": key,
+        "range_end": end,
+        "start_revision": start,
+        "prev_kv": prev_kv,
+        "progress_notify": True,
+    }

@@ -21,11 +21,24 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.etcd.requests import apply
+from models.etcd.requests import Result, apply
 from models.etcd.state import ALL_KEYS, KV, Store, in_range, kv_to_dict
 from models.history import ErrorInfo, Header, History, OpRecord, StatusRecord, WatchRecord
+from tests.common.builders import watch_request
 
 MS = 1_000_000
+
+
+def commit(store: Store, res: Result) -> None:
+    """What a request's result changes in a store: a revision, a lease, the compaction."""
+    if res.changes:
+        store.commit(store.revision + 1, res.changes)
+    if res.grant is not None:
+        store.grant(res.grant)
+    if res.revoke is not None:
+        store.revoke(res.revoke)
+    if res.compact is not None:
+        store.compact(res.compact)
 
 
 @dataclass
@@ -233,16 +246,11 @@ def simulate(cfg: SimConfig) -> SimResult:
                 p.status = "fail"
             p.output = res.output
             if p.status == "ok" or p.status == "unknown":
+                commit(store, res)
                 if res.changes:
-                    store.commit(store.revision + 1, res.changes)
                     rev_time.append(t)
                     rev_changes.append(res.changes)
-                if res.grant is not None:
-                    store.grant(res.grant)
-                if res.revoke is not None:
-                    store.revoke(res.revoke)
                 if res.compact is not None:
-                    store.compact(res.compact)
                     compact_time.append((t, res.compact))
             store.forget_undo()
         else:
@@ -340,13 +348,7 @@ def _watches(
             key, end = f"k{rng.randrange(cfg.keys):03d}", None
         start = 0 if rng.random() < 0.5 else max(1, cur - rng.randrange(0, 30))
         prev_kv = rng.random() < 0.5
-        req = {
-            "key": key,
-            "range_end": end,
-            "start_revision": start,
-            "prev_kv": prev_kv,
-            "progress_notify": True,
-        }
+        req = watch_request(key, end, start, prev_kv)
         client = client_base + w
         out.append(
             WatchRecord(watch=w, client=client, time=created, event="request", member=member, request=req)
@@ -403,31 +405,11 @@ def _watches(
             batch.extend(evs)
             batch_rev = r
             if rng.random() < 0.6:
-                out.append(
-                    WatchRecord(
-                        watch=w,
-                        client=client,
-                        time=t,
-                        event="events",
-                        member=member,
-                        header={"revision": r},
-                        events=batch,
-                    )
-                )
+                out.append(_events(w, client, t, member, r, batch))
                 batch = []
             if rng.random() < cfg.progress_rate:
                 if batch:
-                    out.append(
-                        WatchRecord(
-                            watch=w,
-                            client=client,
-                            time=t,
-                            event="events",
-                            member=member,
-                            header={"revision": batch_rev},
-                            events=batch,
-                        )
-                    )
+                    out.append(_events(w, client, t, member, batch_rev, batch))
                     batch = []
                 t += 1
                 p = bisect_right(rev_time, t) - 1
@@ -460,3 +442,9 @@ def _watches(
             )
     out.sort(key=lambda rec: (rec.time, rec.watch))
     return out
+
+
+def _events(w: int, client: int, t: int, member: str, rev: int, batch: list[dict[str, Any]]) -> WatchRecord:
+    return WatchRecord(
+        watch=w, client=client, time=t, event="events", member=member, header={"revision": rev}, events=batch
+    )

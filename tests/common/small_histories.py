@@ -9,6 +9,18 @@ from hypothesis import strategies as st
 from models.operation import Operation
 
 
+def _interval(draw: Any, free: list[int], lp: int) -> tuple[int, int, int, int]:
+    """(client, linearization point, call, return) of the next op: the point moves on,
+    the interval is drawn around it and after the client's previous op."""
+    lp += draw(st.integers(1, 10))
+    c = draw(st.integers(0, len(free) - 1))
+    lp = max(lp, free[c])
+    call = max(free[c], lp - draw(st.integers(0, 30)))
+    ret = lp + draw(st.integers(0, 30))
+    free[c] = ret + 1
+    return c, lp, call, ret
+
+
 @st.composite
 def register_histories(
     draw: Any, max_ops: int = 30, clients: int = 4, unknown: bool = True
@@ -26,12 +38,7 @@ def register_histories(
     ops: list[Operation] = []
     lp = 0
     for i in range(n):
-        lp += draw(st.integers(1, 10))
-        c = draw(st.integers(0, clients - 1))
-        lp = max(lp, free[c])
-        call = max(free[c], lp - draw(st.integers(0, 30)))
-        ret = lp + draw(st.integers(0, 30))
-        free[c] = ret + 1
+        c, lp, call, ret = _interval(draw, free, lp)
         kind = draw(st.sampled_from(["read", "write", "cas"]))
         is_unknown = unknown and kind != "read" and draw(st.integers(0, 5)) == 0
         applied = not is_unknown or draw(st.booleans())
@@ -73,12 +80,7 @@ def kv_histories(draw: Any, max_ops: int = 30, clients: int = 4) -> list[Operati
     ops: list[Operation] = []
     lp = 0
     for i in range(n):
-        lp += draw(st.integers(1, 10))
-        c = draw(st.integers(0, clients - 1))
-        lp = max(lp, free[c])
-        call = max(free[c], lp - draw(st.integers(0, 30)))
-        ret = lp + draw(st.integers(0, 30))
-        free[c] = ret + 1
+        c, lp, call, ret = _interval(draw, free, lp)
         key = draw(st.sampled_from("ab"))
         kind = draw(st.sampled_from(["get", "put", "append"]))
         if kind == "get":

@@ -9,16 +9,9 @@ import pytest
 
 from models.etcd import check_history
 from models.history import ErrorInfo, History, StatusRecord
-from tests.common.builders import H, del_ev, kv, put_ev
+from tests.common.builders import H, del_ev, kv, put_ev, sequential
 
-
-def base() -> H:
-    """a=1@2, b=1@3, a=2@4, sequential in time."""
-    h = H()
-    h.put("a", "1", 2, 10, 20)
-    h.put("b", "1", 3, 30, 40)
-    h.put("a", "2", 4, 50, 60)
-    return h
+base = sequential
 
 
 def lost_write(bad: bool) -> History:

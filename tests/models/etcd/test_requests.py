@@ -8,6 +8,7 @@ import pytest
 
 from models.etcd.requests import apply, canonical
 from models.etcd.state import KV, FrozenState, Store
+from tests.common.simulator import commit
 
 
 def run(reqs: list[dict[str, Any]]) -> tuple[Store, list[dict[str, Any]]]:
@@ -16,14 +17,7 @@ def run(reqs: list[dict[str, Any]]) -> tuple[Store, list[dict[str, Any]]]:
     outs = []
     for req in reqs:
         res = apply(store, req)
-        if res.changes:
-            store.commit(store.revision + 1, res.changes)
-        if res.grant is not None:
-            store.grant(res.grant)
-        if res.revoke is not None:
-            store.revoke(res.revoke)
-        if res.compact is not None:
-            store.compact(res.compact)
+        commit(store, res)
         outs.append(res.output)
     return store, outs
 

@@ -17,19 +17,13 @@ import pytest
 from harness.history.jsonl import read_history
 from models.etcd import check_history
 from models.history import FaultRecord, History, StatusRecord
-from tests.common.builders import H, kv
+from tests.common.builders import H, kv, sequential
 from tests.common.shared import SHARED
 
 S = 1_000_000_000
 
 
-def base() -> H:
-    """a=1@2, b=1@3, a=2@4, sequential in time."""
-    h = H()
-    h.put("a", "1", 2, 10, 20)
-    h.put("b", "1", 3, 30, 40)
-    h.put("a", "2", 4, 50, 60)
-    return h
+base = sequential
 
 
 def watch_cancel_by_unknown_compaction(bad: bool) -> tuple[History, str]:
