@@ -1,7 +1,7 @@
 """etcd as a model for the generic linearizability search (porcupine-style).
 
 Used on small histories and to cross-validate the fast revision-guided checker
-(:mod:`models.etcd.checker`): both apply the same request semantics, only the search
+(:mod:`models.etcd.revisions`): both apply the same request semantics, only the search
 differs. The state is a :class:`~models.etcd.state.FrozenState`, hashable for the
 search's memo.
 

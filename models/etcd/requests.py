@@ -2,7 +2,7 @@
 would send and the changes it would commit.
 
 Pure functions over the read interface, shared by the generic model, the fast checker
-and the simulator, so the three cannot disagree on what etcd does. The rules follow
+and the simulator (tests/common), so the three cannot disagree on what etcd does. The rules follow
 etcd's server (``server/etcdserver/txn`` and ``mvcc``), as summarised in
 ``docs/etcd-model.md``; the ones that are easy to get wrong:
 

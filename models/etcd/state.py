@@ -5,7 +5,7 @@ in :mod:`models.etcd.requests` are written once:
 
 * :class:`Store` is mutable and keeps, per key, the list of ``(revision, kv or
   tombstone)`` it went through. Writes are replayed into it once in revision order (by
-  the fast checker and the simulator), and a read at any revision is a bisect. It keeps
+  the fast checker and the test simulator), and a read at any revision is a bisect. It keeps
   an undo log so the checker can backtrack over its few guesses without copying.
 * :class:`FrozenState` is immutable and hashable, as the generic linearizability search
   requires for memoization. It copies on write, which is fine for the small histories
