@@ -12,6 +12,9 @@ import msgspec
 
 Status = Literal["ok", "fail", "unknown"]
 
+#: What an operation asked, as the history format writes it: ``{"kind": ..., ...}``.
+Request = dict[str, Any]
+
 #: Stands in for "never returned" when an operation's outcome is unknown: it may take
 #: effect at any point after its call, so it is concurrent with everything that follows.
 INFINITY = 1 << 62

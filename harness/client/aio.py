@@ -17,12 +17,13 @@ import grpc.aio
 
 from harness.client.errors import EtcdError
 from harness.client.etcd import channel_options, grpc_target
-from harness.client.ops import Op, prepare
+from harness.client.ops import prepare
 from harness.client.proto import etcd_pb2 as pb
 from harness.client.proto import etcd_pb2_grpc as rpc
 from harness.client.recorder import Clock, Counter, Records
 from harness.history.jsonl import HistoryWriter
 from models.history import OpRecord
+from models.operation import Request
 
 
 class AsyncEtcdClient:
@@ -61,7 +62,7 @@ class AsyncEtcdClient:
         return resp
 
 
-async def aexecute(client: AsyncEtcdClient, op: Op, timeout: float | None = None) -> dict[str, Any]:
+async def aexecute(client: AsyncEtcdClient, op: Request, timeout: float | None = None) -> dict[str, Any]:
     """:func:`harness.client.ops.execute` for the asyncio client."""
     method, request, output = prepare(client, op)
     return output(await client.call(method, request, timeout))
@@ -84,7 +85,7 @@ class AsyncRecorder(Records):
         super().__init__(client, writer, clock, ids, client_id, member)
         self.client: AsyncEtcdClient = client
 
-    async def execute(self, op: Op, timeout: float | None = None) -> OpRecord:
+    async def execute(self, op: Request, timeout: float | None = None) -> OpRecord:
         op_id, call = self.ids.next(), self.clock()
         try:
             output = await aexecute(self.client, op, timeout)

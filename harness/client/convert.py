@@ -14,8 +14,7 @@ from typing import Any
 
 from harness.client.proto import etcd_pb2 as pb
 from harness.client.proto import kv_pb2 as mvccpb
-
-Op = dict[str, Any]
+from models.operation import Request
 
 
 class InvalidOperation(ValueError):
@@ -48,7 +47,7 @@ def kv(m: mvccpb.KeyValue) -> dict[str, Any]:
 # Requests
 
 
-def range_request(op: Op) -> pb.RangeRequest:
+def range_request(op: Request) -> pb.RangeRequest:
     return pb.RangeRequest(
         key=_b(op["key"]),
         range_end=_b(op.get("range_end")),
@@ -60,7 +59,7 @@ def range_request(op: Op) -> pb.RangeRequest:
     )
 
 
-def put_request(op: Op) -> pb.PutRequest:
+def put_request(op: Request) -> pb.PutRequest:
     return pb.PutRequest(
         key=op["key"].encode(),
         value=op["value"].encode(),
@@ -69,7 +68,7 @@ def put_request(op: Op) -> pb.PutRequest:
     )
 
 
-def delete_request(op: Op) -> pb.DeleteRangeRequest:
+def delete_request(op: Request) -> pb.DeleteRangeRequest:
     return pb.DeleteRangeRequest(
         key=_b(op["key"]), range_end=_b(op.get("range_end")), prev_kv=bool(op.get("prev_kv"))
     )
@@ -102,7 +101,7 @@ def compare(c: dict[str, Any]) -> pb.Compare:
     return msg
 
 
-def request_op(op: Op) -> pb.RequestOp:
+def request_op(op: Request) -> pb.RequestOp:
     kind = op["kind"]
     if kind == "put":
         return pb.RequestOp(request_put=put_request(op))
@@ -115,7 +114,7 @@ def request_op(op: Op) -> pb.RequestOp:
     raise InvalidOperation(f"operation of kind {kind!r} cannot be part of a txn")
 
 
-def txn_request(op: Op) -> pb.TxnRequest:
+def txn_request(op: Request) -> pb.TxnRequest:
     return pb.TxnRequest(
         compare=[compare(c) for c in op.get("compare") or ()],
         success=[request_op(o) for o in op.get("success") or ()],

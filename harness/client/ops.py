@@ -14,23 +14,17 @@ from harness.client.convert import InvalidOperation
 from harness.client.errors import EtcdError
 from harness.client.etcd import EtcdClient
 from harness.client.proto import etcd_pb2 as pb
-from models.etcd.requests import is_serializable_read
-
-Op = dict[str, Any]
-
-__all__ = ["KINDS", "execute", "is_serializable_read", "may_write", "prepare"]
-
-KINDS = ("range", "put", "delete", "txn", "lease_grant", "lease_revoke", "compact", "defragment")
+from models.operation import Request
 
 
-def execute(client: EtcdClient, op: Op, timeout: float | None = None) -> dict[str, Any]:
+def execute(client: EtcdClient, op: Request, timeout: float | None = None) -> dict[str, Any]:
     """Run ``op`` against the client's member; raises :class:`EtcdError` on failure and
     :class:`InvalidOperation` for an input outside the schema (before anything is sent)."""
     method, request, output = prepare(client, op)
     return output(client.call(method, request, timeout))
 
 
-def prepare(client: Any, op: Op) -> tuple[Any, Any, Callable[[Any], dict[str, Any]]]:
+def prepare(client: Any, op: Request) -> tuple[Any, Any, Callable[[Any], dict[str, Any]]]:
     """(stub method, request, response converter) for ``op``; raises InvalidOperation.
 
     ``client`` is anything with the ``kv``/``lease``/``maintenance`` stubs, sync or aio.
@@ -41,7 +35,7 @@ def prepare(client: Any, op: Op) -> tuple[Any, Any, Callable[[Any], dict[str, An
         raise InvalidOperation(f"bad operation {op!r}: {exc!r}") from None
 
 
-def _prepare(client: Any, op: Op) -> tuple[Any, Any, Callable[[Any], dict[str, Any]]]:
+def _prepare(client: Any, op: Request) -> tuple[Any, Any, Callable[[Any], dict[str, Any]]]:
     kind = op["kind"]
     if kind == "put":
         return client.kv.Put, convert.put_request(op), convert.put_output
@@ -69,13 +63,3 @@ def _lease_grant_output(resp: pb.LeaseGrantResponse) -> dict[str, Any]:
     if resp.error:
         raise EtcdError("UNKNOWN", resp.error)
     return convert.lease_grant_output(resp)
-
-
-def may_write(op: Op) -> bool:
-    """Whether the operation can change what later reads see (defragment cannot)."""
-    kind = op.get("kind")
-    if kind in ("range", "defragment"):
-        return False
-    if kind == "txn":
-        return any(may_write(o) for o in (*(op.get("success") or ()), *(op.get("failure") or ())))
-    return True

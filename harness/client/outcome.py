@@ -53,10 +53,9 @@ from typing import Any
 
 from harness.client.convert import InvalidOperation
 from harness.client.errors import EtcdError
-from harness.client.ops import is_serializable_read, may_write
+from models.etcd.requests import is_serializable_read, may_write
 from models.history import ErrorInfo, Status
-
-Op = dict[str, Any]
+from models.operation import Request
 
 COMPACTED = "mvcc: required revision has been compacted"
 FUTURE_REVISION = "mvcc: required revision is a future revision"
@@ -91,7 +90,7 @@ def error_info(exc: BaseException) -> ErrorInfo:
     return ErrorInfo(code=f"CLIENT_{type(exc).__name__}", message=str(exc))
 
 
-def model_error(op: Op, exc: EtcdError) -> str | None:
+def model_error(op: Request, exc: EtcdError) -> str | None:
     """The ``output.error`` name when the error is a definite, predictable answer."""
     kind = op.get("kind")
     msg = exc.message
@@ -116,7 +115,7 @@ def definite_failure(exc: EtcdError) -> bool:
     return False
 
 
-def classify(op: Op, exc: BaseException) -> tuple[Status, Any, ErrorInfo]:
+def classify(op: Request, exc: BaseException) -> tuple[Status, Any, ErrorInfo]:
     """(status, output, error) to record for ``op`` whose call raised ``exc``."""
     info = error_info(exc)
     if isinstance(exc, InvalidOperation):

@@ -21,8 +21,7 @@ from harness.client.outcome import classify, error_info
 from harness.client.watch import Watch, WatchMessage
 from harness.history.jsonl import HistoryWriter
 from models.history import ErrorInfo, OpRecord, StatusRecord, WatchRecord
-
-Op = dict[str, Any]
+from models.operation import Request
 
 
 class Clock:
@@ -69,13 +68,13 @@ class Records:
         self.client_id = client_id
         self.member: str = member if member is not None else client.endpoint
 
-    def answered(self, op_id: int, op: Op, call: int, output: Any) -> OpRecord:
+    def answered(self, op_id: int, op: Request, call: int, output: Any) -> OpRecord:
         return OpRecord(
             id=op_id, client=self.client_id, call=call, input=op, status="ok", ret=self.clock(),
             output=output, member=self.member,
         )  # fmt: skip
 
-    def failed(self, op_id: int, op: Op, call: int, exc: Exception) -> OpRecord:
+    def failed(self, op_id: int, op: Request, call: int, exc: Exception) -> OpRecord:
         """A call that raised: what the error says about its outcome (see outcome.py)."""
         ret = self.clock()
         status, output, err = classify(op, exc)
@@ -84,7 +83,7 @@ class Records:
             output=output, error=err, member=self.member,
         )  # fmt: skip
 
-    def abandoned(self, op_id: int, op: Op, call: int, exc: BaseException) -> OpRecord:
+    def abandoned(self, op_id: int, op: Request, call: int, exc: BaseException) -> OpRecord:
         """A call cut short by the process (interrupt, cancellation): it may have reached
         etcd, so its outcome is unknown, and it has no return."""
         return OpRecord(
@@ -117,7 +116,7 @@ class Recorder(Records):
         self.client: EtcdClient = client
         self.watch_ids = watch_ids if watch_ids is not None else Counter()
 
-    def execute(self, op: Op, timeout: float | None = None) -> OpRecord:
+    def execute(self, op: Request, timeout: float | None = None) -> OpRecord:
         """Run ``op``, record it, and return the record (never raises for a failed call).
 
         An exception that is not an ordinary failure (KeyboardInterrupt, SystemExit) is

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.traffic.plan import OpTemplate, key_name, key_prefix
-
-Op = dict[str, Any]
+from models.operation import Request
 
 #: Lease TTL for traffic: far longer than any run, so that no lease expires during one
 #: (the model does not predict expiry, see docs/etcd-model.md).
@@ -25,8 +24,8 @@ def prefix_end(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def range_op(key: str, range_end: str | None = None, **kw: Any) -> Op:
-    op: Op = {
+def range_op(key: str, range_end: str | None = None, **kw: Any) -> Request:
+    op: Request = {
         "kind": "range",
         "key": key,
         "range_end": range_end,
@@ -40,15 +39,15 @@ def range_op(key: str, range_end: str | None = None, **kw: Any) -> Op:
     return op
 
 
-def put_op(key: str, value: str, lease: int = 0, prev_kv: bool = False) -> Op:
+def put_op(key: str, value: str, lease: int = 0, prev_kv: bool = False) -> Request:
     return {"kind": "put", "key": key, "value": value, "lease": lease, "prev_kv": prev_kv}
 
 
-def delete_op(key: str, range_end: str | None = None, prev_kv: bool = False) -> Op:
+def delete_op(key: str, range_end: str | None = None, prev_kv: bool = False) -> Request:
     return {"kind": "delete", "key": key, "range_end": range_end, "prev_kv": prev_kv}
 
 
-def txn_op(compare: list[dict[str, Any]], success: list[Op], failure: list[Op]) -> Op:
+def txn_op(compare: list[dict[str, Any]], success: list[Request], failure: list[Request]) -> Request:
     return {"kind": "txn", "compare": compare, "success": success, "failure": failure}
 
 
@@ -66,7 +65,7 @@ class ClientState:
     #: GuaranteedUpdate retries it with the revision the failure branch read.
     conflict: str | None = None
 
-    def learn(self, op: Op, output: Any) -> None:
+    def learn(self, op: Request, output: Any) -> None:
         if not isinstance(output, dict) or "error" in output:
             if isinstance(output, dict) and output.get("error") == "compacted":
                 self.page = None
@@ -89,7 +88,7 @@ class ClientState:
                 self.learn(sub, {**res, "header": header})
 
 
-def build(profile: str, keyspace: int, t: OpTemplate, st: ClientState, seq: int, rnd: int) -> Op:
+def build(profile: str, keyspace: int, t: OpTemplate, st: ClientState, seq: int, rnd: int) -> Request:
     """The operation for template ``t`` as the ``seq``-th request of a client.
 
     ``rnd`` (stable per request, see :func:`harness.traffic.plan.op_random`) shifts the
@@ -151,7 +150,7 @@ def build(profile: str, keyspace: int, t: OpTemplate, st: ClientState, seq: int,
     raise ValueError(f"unknown template kind {kind!r}")
 
 
-def after(op: Op, status: str, output: Any, st: ClientState) -> None:
+def after(op: Request, status: str, output: Any, st: ClientState) -> None:
     """Update the client's knowledge after a call (leases, list pages)."""
     kind = op["kind"]
     if kind == "lease_grant":

@@ -326,6 +326,16 @@ def canonical(req: dict[str, Any], output: Any, *, sub: bool = False) -> tuple[A
     return (kind, rev)
 
 
+def may_write(req: dict[str, Any]) -> bool:
+    """Whether the operation can change what later reads see (defragment cannot)."""
+    kind = req.get("kind")
+    if kind in ("range", "defragment"):
+        return False
+    if kind == "txn":
+        return any(may_write(o) for o in (*(req.get("success") or ()), *(req.get("failure") or ())))
+    return True
+
+
 def is_serializable_read(req: dict[str, Any]) -> bool:
     """A read served from the member's local state without consensus, so not linearizable.
 

@@ -190,6 +190,10 @@ SCHEMAS: dict[str, OpSchema] = {
 }
 
 
+#: Every operation kind of the etcd model.
+KINDS = frozenset(SCHEMAS)
+
+
 # -- watch messages ---------------------------------------------------------------------
 
 

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from models.anomaly import Anomaly
 from models.etcd.model import describe
 from models.etcd.requests import WRITE_KINDS, header_revision, is_serializable_read, writes_of
+from models.etcd.schema import KINDS
 from models.operation import Operation
-
-KINDS = frozenset({"range", "put", "delete", "txn", "lease_grant", "lease_revoke", "compact", "defragment"})
 
 
 @dataclass

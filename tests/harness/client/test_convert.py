@@ -6,10 +6,10 @@ import pytest
 
 from harness.client import convert
 from harness.client.convert import InvalidOperation
-from harness.client.ops import is_serializable_read, may_write
 from harness.client.proto import etcd_pb2 as pb
 from harness.client.proto import kv_pb2 as mvccpb
 from harness.client.watch import message
+from models.etcd.requests import is_serializable_read, may_write
 
 HDR = pb.ResponseHeader(cluster_id=9, member_id=7, revision=42, raft_term=3)
 KV = mvccpb.KeyValue(key=b"k", value=b"v", create_revision=2, mod_revision=5, version=3, lease=11)
