@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001 - a checker crash is our bug; the page is still worth having
             internal = internal_error_line(exc)
             verdict = Verdict.unchecked(f"the {model} checker failed: {type(exc).__name__}: {exc}", model)
-    out = Path(args.output) if args.output else Path(Path(args.history).name + ".report.html")
+    stem = "stdin" if args.history == "-" else Path(args.history).name
+    out = Path(args.output) if args.output else Path(stem + ".report.html")
     started = time.monotonic()
     reproduce = reproduce_command(hist, verdict, args.format)
     page = render_report(hist, verdict, plots=not args.no_plots, reproduce=reproduce)
