@@ -13,7 +13,7 @@ same as never having happened. Two prunings follow from that, both sound: (1) su
 operation is not linearized where it would leave the state unchanged; (2) a
 configuration is skipped when one with the same definite operations, the same state and
 a subset of the optional operations already used was explored, since that one had every
-option this one has (:class:`_Dominance`). Identical optional operations are used in
+option this one has. Identical optional operations are used in
 call order only (:func:`_twins`).
 """
 
@@ -161,22 +161,20 @@ def _search(
 ) -> Iterator[PartitionResult | None]:
     """One partition's search, yielding ``None`` every ``_SLICE`` steps so that ``check``
     interleaves partitions (see the module docstring); the hot loop keeps its state in locals."""
-    n = len(ops)
-    inputs, outputs, optional, observer, twin = _columns(model, ops)
+    inputs, outputs, optional, observer, twin, nxt, prv, head = _prepare(model, ops)
     step: Callable[[Any, Any, Any], tuple[bool, Any]] = model.step
-    nxt, prv, head = _linked(_entries(ops), n)
     visited: set[tuple[int, int, Any]] = set()
-    undominated = _Dominance().undominated if any(optional) else None
-    state, required = model.init(), sum(1 for o in optional if not o)
-    dbits = ubits = placed_required = steps = 0
+    dominators: dict[tuple[int, Any], list[int]] = {}
+    any_optional, state, required = any(optional), model.init(), sum(1 for o in optional if not o)
+    dbits = ubits = placed_required = steps = size = 0
     stack: list[tuple[int, Any]] = []
     best: list[int] = []
-    entry, max_states = nxt[head], budget.max_states
+    entry, max_states, mask = nxt[head], budget.max_states, _SLICE_MASK
     while placed_required < required:
         steps += 1
-        if not steps & _SLICE_MASK:
+        if not steps & mask:
             if budget.expired():
-                yield PartitionResult(index, "unknown", n, explored=steps)
+                yield PartitionResult(index, "unknown", len(ops), explored=steps)
                 return
             yield None
         if entry & 1:  # backtrack; past an op that only observes, its siblings need no try
@@ -188,54 +186,57 @@ def _search(
                 else:
                     dbits &= ~(1 << i)
                     placed_required -= 1
-                p, q = prv[top + 1], nxt[top + 1]  # put the return and the call back
-                nxt[p] = top + 1
-                if q != -1:
-                    prv[q] = top + 1
+                p, q = prv[top + 1], nxt[top + 1]  # the return and the call back into the list
+                nxt[p], prv[q] = top + 1, top + 1
                 p, q = prv[top], nxt[top]
-                nxt[p] = top
-                if q != -1:
-                    prv[q] = top
+                nxt[p], prv[q] = top, top
                 if not observer[i]:
                     break
             else:
-                yield PartitionResult(
-                    index, "illegal", n, witness=_witness(model, index, ops, best), explored=steps
-                )
+                yield _refuted(model, index, ops, best, steps)
                 return
             entry = nxt[top]
             continue
         i = entry >> 1
         ok, new_state = step(state, inputs[i], outputs[i])
-        if ok and not (optional[i] and (new_state == state or (twin[i] >= 0 and not ubits >> twin[i] & 1))):
-            if optional[i]:
-                nd, nu = dbits, ubits | (1 << i)
-            else:
-                nd, nu = dbits | (1 << i), ubits
-            full = (nd, nu, new_state)
-            if full not in visited and (undominated is None or undominated(nd, nu, new_state)):
-                visited.add(full)
-                if len(visited) >= max_states:
-                    yield budget.out_of_memory(index, n, steps)
-                    return
-                stack.append((entry, state))
-                state, dbits, ubits = new_state, nd, nu
-                if not optional[i]:
-                    placed_required += 1
-                p, q = prv[entry], nxt[entry]  # lift the call and the return out of the list
-                nxt[p] = q
-                if q != -1:
-                    prv[q] = p
-                p, q = prv[entry + 1], nxt[entry + 1]
-                nxt[p] = q
-                if q != -1:
-                    prv[q] = p
-                if len(stack) > len(best):
-                    best = [e >> 1 for e, _ in stack]
-                entry = nxt[head]
-                continue
-        entry = nxt[entry]
-    yield PartitionResult(index, "ok", n, linearization=[ops[e >> 1].id for e, _ in stack], explored=steps)
+        if not ok or (optional[i] and (new_state == state or (twin[i] >= 0 and not ubits >> twin[i] & 1))):
+            entry = nxt[entry]
+            continue
+        if optional[i]:
+            nd, nu = dbits, ubits | (1 << i)
+        else:
+            nd, nu = dbits | (1 << i), ubits
+        full = (nd, nu, new_state)
+        if full in visited or (any_optional and _dominated(dominators, nd, nu, new_state)):
+            entry = nxt[entry]
+            continue
+        visited.add(full)
+        size += 1
+        if size >= max_states:
+            yield budget.out_of_memory(index, len(ops), steps)
+            return
+        stack.append((entry, state))
+        state, dbits, ubits = new_state, nd, nu
+        if not optional[i]:
+            placed_required += 1
+        p, q = prv[entry], nxt[entry]  # the call and the return out of the list
+        nxt[p], prv[q] = q, p
+        p, q = prv[entry + 1], nxt[entry + 1]
+        nxt[p], prv[q] = q, p
+        if len(stack) > len(best):
+            best = [e >> 1 for e, _ in stack]
+        entry = nxt[head]
+    yield PartitionResult(
+        index, "ok", len(ops), linearization=[ops[e >> 1].id for e, _ in stack], explored=steps
+    )
+
+
+def _prepare(
+    model: Model, ops: list[Operation]
+) -> tuple[list[Any], list[Any], list[bool], list[bool], list[int], list[int], list[int], int]:
+    """The search's columns and its list of entries (next, previous, head)."""
+    inputs, outputs, optional, observer, twin = _columns(model, ops)
+    return (inputs, outputs, optional, observer, twin, *_linked(_entries(ops), len(ops)))
 
 
 def _columns(
@@ -252,7 +253,9 @@ def _columns(
 
 
 def _linked(order: list[int], n: int) -> tuple[list[int], list[int], int]:
-    """The entries as a doubly linked list (next, previous, head) in time order."""
+    """The entries as a doubly linked list (next, previous, head) in time order. The last
+    entry's next is -1, so relinking it writes the head's previous slot (index -1), which
+    nothing reads: the search relinks without a branch."""
     head = 2 * n
     nxt = [-1] * (2 * n + 1)
     prv = [-1] * (2 * n + 1)
@@ -264,23 +267,19 @@ def _linked(order: list[int], n: int) -> tuple[list[int], list[int], int]:
     return nxt, prv, head
 
 
-class _Dominance:
-    """Per (definite set, state), a few sets of optional operations already used with
-    it: a configuration using a superset of one of them adds nothing."""
-
-    def __init__(self) -> None:
-        self.seen: dict[tuple[int, Any], list[int]] = {}
-
-    def undominated(self, nd: int, nu: int, state: Any) -> bool:
-        key = (nd, state)
-        used = self.seen.get(key)
-        if used is None:
-            self.seen[key] = [nu]
-        elif any(u & ~nu == 0 for u in used):
-            return False
-        elif len(used) < _DOMINANCE_WIDTH:
-            used.append(nu)
+def _dominated(dominators: dict[tuple[int, Any], list[int]], nd: int, nu: int, state: Any) -> bool:
+    """Whether a configuration with the same definite operations and state but a subset
+    ``u`` of the optional operations ``nu`` was explored: it had every option this one has.
+    Records ``nu`` otherwise (a few per (definite set, state))."""
+    seen = dominators.get(key := (nd, state))
+    if seen is None:
+        dominators[key] = [nu]
+        return False
+    if any(u & ~nu == 0 for u in seen):
         return True
+    if len(seen) < _DOMINANCE_WIDTH:
+        seen.append(nu)
+    return False
 
 
 def _twins(ops: list[Operation], optional: list[bool]) -> list[int]:
@@ -298,6 +297,12 @@ def _twins(ops: list[Operation], optional: list[bool]) -> list[int]:
         twin[i] = last.get(key, -1)
         last[key] = i
     return twin
+
+
+def _refuted(model: Model, index: int, ops: list[Operation], best: list[int], steps: int) -> PartitionResult:
+    return PartitionResult(
+        index, "illegal", len(ops), witness=_witness(model, index, ops, best), explored=steps
+    )
 
 
 def _witness(model: Model, index: int, ops: list[Operation], best: list[int]) -> Witness:
