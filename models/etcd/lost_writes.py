@@ -31,7 +31,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from models.anomaly import Anomaly
 from models.etcd.model import describe
@@ -52,8 +52,7 @@ class _Acked:
     value: str | None  # None: a deletion
 
 
-@dataclass
-class _Seen:
+class _Seen(NamedTuple):
     key: str
     value: str | None
     mod_revision: int

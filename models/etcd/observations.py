@@ -9,7 +9,7 @@ on from this one list instead of walking the history again (in the spirit of etc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -72,8 +72,8 @@ class Observations:
 
     @classmethod
     def of(cls, ops: Sequence[Any], watches: Sequence[WatchRecord]) -> Observations:
-        sightings = list(op_sightings(ops))
-        events = list(event_sightings(watches))
+        sightings = op_sightings(ops)
+        events = event_sightings(watches)
         return cls(
             sightings + events,
             [s.revision for s in events if s.via == EVENT and s.revision > 1],
@@ -85,50 +85,62 @@ class Observations:
         return [s for s in self.sightings if s.revision > 1]
 
 
-def op_sightings(ops: Iterable[Any]) -> Iterator[Sighting]:
+def op_sightings(ops: Iterable[Any]) -> list[Sighting]:
     """Every kv an ``ok`` response shows, txn branches included, in history order."""
+    out: list[Sighting] = []
     for op in ops:
         if op.status == "ok":
-            header = header_revision(op.output)
-            yield from _walk(op.input, op.output, op.id, getattr(op, "member", None), header, top=True)
+            _walk(op.input, op.output, op.id, getattr(op, "member", None), op.output, out, top=True)
+    return out
 
 
 def _walk(
-    req: dict[str, Any], output: Any, op: int, member: str | None, header: int | None, *, top: bool
-) -> Iterator[Sighting]:
+    req: dict[str, Any],
+    output: Any,
+    op: int,
+    member: str | None,
+    top_output: Any,
+    out: list[Sighting],
+    *,
+    top: bool,
+) -> None:
     if not isinstance(output, dict) or output.get("error"):
         return
     kind = req.get("kind")
     if kind == "range":
-        rr = int(req.get("revision") or 0) or header
+        rr = int(req.get("revision") or 0) or header_revision(top_output)
         exact = not req.get("serializable")
         keys_only = bool(req.get("keys_only"))
         via = RANGE if top else TXN_RANGE
         for d in output.get("kvs") or []:
             kv = kv_from_dict(d)
             if kv is not None:
-                yield _new(
-                    Sighting, (kv.mod_revision, kv.key, kv, via, op, rr, exact, keys_only, member, None)
+                out.append(
+                    _new(Sighting, (kv.mod_revision, kv.key, kv, via, op, rr, exact, keys_only, member, None))
                 )
     elif kind == "put":
         kv = kv_from_dict(output.get("prev_kv"))
         if kv is not None:
-            yield Sighting(
-                kv.mod_revision, kv.key, kv, PREV if top else TXN_PREV, op, None, True, False, member
+            via = PREV if top else TXN_PREV
+            out.append(
+                _new(Sighting, (kv.mod_revision, kv.key, kv, via, op, None, True, False, member, None))
             )
     elif kind == "delete":
+        via = DELETED if top else TXN_DELETED
         for d in output.get("prev_kvs") or []:
             kv = kv_from_dict(d)
             if kv is not None:
-                via = DELETED if top else TXN_DELETED
-                yield _new(Sighting, (kv.mod_revision, kv.key, kv, via, op, None, True, False, member, None))
+                out.append(
+                    _new(Sighting, (kv.mod_revision, kv.key, kv, via, op, None, True, False, member, None))
+                )
     elif kind == "txn":
         for sub, resp in taken_branch(req, output):
-            yield from _walk(sub, resp, op, member, header, top=False)
+            _walk(sub, resp, op, member, top_output, out, top=False)
 
 
-def event_sightings(watches: Iterable[WatchRecord]) -> Iterator[Sighting]:
+def event_sightings(watches: Iterable[WatchRecord]) -> list[Sighting]:
     """Every event's kv (and prev_kv) of every watch stream, in the order received."""
+    out: list[Sighting] = []
     for rec in watches:
         if rec.event != "events":
             continue
@@ -138,15 +150,29 @@ def event_sightings(watches: Iterable[WatchRecord]) -> Iterator[Sighting]:
             if kv is None:
                 continue
             shown = kv if ev.get("type") != "DELETE" else None
-            yield _new(
-                Sighting, (kv.mod_revision, kv.key, shown, EVENT, None, None, False, False, member, wid)
+            out.append(
+                _new(Sighting, (kv.mod_revision, kv.key, shown, EVENT, None, None, False, False, member, wid))
             )
             prev = kv_from_dict(ev.get("prev_kv"))
             if prev is not None:
-                yield _new(
-                    Sighting,
-                    (prev.mod_revision, prev.key, prev, EVENT_PREV, None, None, False, False, member, wid),
+                out.append(
+                    _new(
+                        Sighting,
+                        (
+                            prev.mod_revision,
+                            prev.key,
+                            prev,
+                            EVENT_PREV,
+                            None,
+                            None,
+                            False,
+                            False,
+                            member,
+                            wid,
+                        ),
+                    )
                 )
+    return out
 
 
 def watch_coverage(watches: Sequence[WatchRecord]) -> list[WatchCoverage]:
