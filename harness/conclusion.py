@@ -195,6 +195,8 @@ def _summary(
         "python": sys.version.split()[0],
         "pid": os.getpid(),
     }
+    if plan.drawn:
+        out["configuration"] = plan.drawn
     if verdict.reason:
         out["reason"] = verdict.reason
     out["known_bugs"] = verdict.known_bugs()

@@ -31,6 +31,8 @@ class RunOptions:
     plan: Plan | None = None  # reproduce: replay this plan instead of drawing one
     progress: bool = True
     snapshot_count: int | None = None
+    #: Draw the configuration from the seed (`etcd-harness explore`) instead of a scenario's.
+    explore: bool = False
 
 
 def default_out_dir(scn: str, seed: int) -> Path:
@@ -54,6 +56,8 @@ def validate_options(opts: RunOptions) -> None:
         raise UsageError(f"--snapshot-count must be at least 1, not {opts.snapshot_count}")
     if not (math.isfinite(opts.check_timeout) and opts.check_timeout > 0):
         raise UsageError(f"--check-timeout must be a positive number of seconds, not {opts.check_timeout:g}")
+    if opts.explore and opts.endpoints is not None:
+        raise UsageError("explore draws the cluster it starts; it cannot test --endpoints")
     if opts.endpoints is not None:
         if not opts.endpoints:
             raise UsageError("--endpoints needs at least one URL (http://HOST:PORT)")

@@ -12,6 +12,7 @@ run on what was recorded.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import shlex
 import signal
@@ -37,6 +38,7 @@ from harness.run_options import (
     validate_options,
 )
 from harness.signals import interruptible, signal_of
+from harness.traffic.explore import describe, explore_scenario
 from harness.traffic.finish import sentinels, settle_and_sample
 from harness.traffic.plan import Plan, make_plan
 from harness.traffic.watchers import PROGRESS_NOTIFY_FLAG, WATCHER_CLIENT_BASE, Watchers
@@ -46,6 +48,9 @@ from scenarios import Scenario, get_scenario
 
 __all__ = ["RunOptions", "RunResult", "run"]
 
+#: Seconds of traffic an explored run draws for when --duration does not say.
+EXPLORE_DURATION = 20.0
+
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -54,9 +59,14 @@ def run(opts: RunOptions, on_progress: Progress | None = None) -> RunResult:
     history as "interrupted", checks what was recorded and writes the summary."""
     with interruptible():
         validate_options(opts)
-        scn = get_scenario(opts.scenario) if opts.plan is None else _scenario_for(opts.plan)
+        scn = _scenario(opts)
         plan = opts.plan or make_plan(
-            scn, opts.seed, duration=opts.duration, qps=opts.qps, members=opts.members
+            scn,
+            opts.seed,
+            duration=opts.duration,
+            qps=opts.qps,
+            members=opts.members,
+            drawn=describe(scn) if opts.explore else None,
         )
         out = Path(opts.out) if opts.out else default_out_dir(plan.scenario, plan.seed)
         prepare_out_dir(out)
@@ -64,6 +74,7 @@ def run(opts: RunOptions, on_progress: Progress | None = None) -> RunResult:
             (out / "plan.json").write_bytes(plan.to_json())
         except OSError as exc:
             raise DiskFullError(f"cannot write {out / 'plan.json'}: {exc.strerror or exc}") from None
+        scn = _settings(plan, scn)
         recording = Recording(plan, scn, _cluster(opts, plan, scn, out))
         interrupted = recording.record(out, on_progress)
         if recording.writer is not None and recording.writer.error is not None:
@@ -73,11 +84,35 @@ def run(opts: RunOptions, on_progress: Progress | None = None) -> RunResult:
         return conclude(out, plan, opts.check_timeout, reproduce, interrupted, recording.traffic)
 
 
-def _scenario_for(plan: Plan) -> Scenario:
-    try:
-        return get_scenario(plan.scenario)
-    except LookupError:
-        return Scenario(name=plan.scenario, description="(from plan)", members=plan.members)
+def _scenario(opts: RunOptions) -> Scenario:
+    """The named scenario, the one exploration draws for the build under test, or for a
+    replayed plan the scenario it names (the plan's own settings win, see `_settings`)."""
+    if opts.plan is not None:
+        try:
+            return get_scenario(opts.plan.scenario)
+        except LookupError:
+            return Scenario(name=opts.plan.scenario, description="(from plan)", members=opts.plan.members)
+    if opts.explore:
+        from harness.cluster.binaries import resolve, supported_flags
+
+        flags = supported_flags(resolve(opts.etcd_version, opts.etcd).path)
+        return explore_scenario(opts.seed, flags, opts.duration or EXPLORE_DURATION)
+    return get_scenario(opts.scenario)
+
+
+def _settings(plan: Plan, scn: Scenario) -> Scenario:
+    """The cluster settings to run: the plan's, or for a plan written before plans
+    recorded them, its named scenario's."""
+    if plan.etcd_args is None:
+        return scn
+    return dataclasses.replace(
+        scn,
+        etcd_args=tuple(plan.etcd_args),
+        snapshot_count=plan.snapshot_count,
+        heartbeat_ms=plan.heartbeat_ms,
+        election_ms=plan.election_ms,
+        fault_health_checks=True if plan.fault_health_checks is None else plan.fault_health_checks,
+    )
 
 
 def _cluster(opts: RunOptions, plan: Plan, scn: Scenario, out: Path) -> Cluster | list[str]:
@@ -87,10 +122,15 @@ def _cluster(opts: RunOptions, plan: Plan, scn: Scenario, out: Path) -> Cluster 
         return opts.endpoints
     from harness.cluster.binaries import resolve
 
+    progress = PROGRESS_NOTIFY_FLAG.partition("=")[0]
+    default_flags = [] if any(a.startswith(progress) for a in scn.etcd_args) else [PROGRESS_NOTIFY_FLAG]
+    defaults = ClusterConfig()
     cfg = ClusterConfig(
         size=plan.members,
+        heartbeat_ms=scn.heartbeat_ms or defaults.heartbeat_ms,
+        election_ms=scn.election_ms or defaults.election_ms,
         snapshot_count=opts.snapshot_count if opts.snapshot_count is not None else scn.snapshot_count,
-        extra_flags=[*scn.etcd_args, PROGRESS_NOTIFY_FLAG],
+        extra_flags=[*scn.etcd_args, *default_flags],
         peer_proxy=any(f.fault == "delay" for f in plan.faults),
     )
     binary = resolve(opts.etcd_version, opts.etcd)

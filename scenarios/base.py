@@ -32,8 +32,13 @@ class Scenario:
     fault_interval: tuple[float, float] = (1.0, 3.0)
     watchers_per_member: int = 1
     snapshot_count: int | None = None
+    #: Raft timing; None: the cluster's defaults (50 ms heartbeat, 500 ms election).
+    heartbeat_ms: int | None = None
+    election_ms: int | None = None
     etcd_args: tuple[str, ...] = field(default_factory=tuple)
     keyspace: int = 16
+    #: TTL of the leases traffic grants: by default longer than any run.
+    lease_ttl: int = 7200
     #: The operation mix as (template kind, weight) pairs; empty: the profile's own.
     op_mix: tuple[tuple[str, int], ...] = ()
     #: Watchers send progress requests during traffic (etcd-io/etcd#15220 on old builds).

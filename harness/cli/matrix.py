@@ -34,12 +34,18 @@ def register(sub: Any) -> None:
     p.add_argument("--junit", help="write JUnit XML here")
     p.add_argument("--seed", type=int, default=None, help="first seed (default: random)")
     p.add_argument("--duration", type=float, help="override every scenario's duration")
+    p.add_argument(
+        "--explore",
+        action="store_true",
+        help="each cell draws its whole configuration from its seed (as `etcd-harness explore`) "
+        "instead of running named scenarios",
+    )
     add_run_options(p)
     p.set_defaults(func=matrix_cmd)
 
 
 def matrix_cmd(args: argparse.Namespace) -> int:
-    scenarios = [get_scenario(n.strip()) for n in args.scenarios.split(",") if n.strip()]
+    scenarios = _scenarios(args)
     versions: list[str | None] = [v.strip() for v in args.versions.split(",")] if args.versions else [None]
     if not (args.budget > 0):
         raise HarnessError(f"--budget must be a positive number of seconds, not {args.budget:g}")
@@ -75,6 +81,15 @@ def matrix_cmd(args: argparse.Namespace) -> int:
     return _report(out, results)
 
 
+def _scenarios(args: argparse.Namespace) -> list[Scenario]:
+    if args.explore:
+        from harness.runner import EXPLORE_DURATION
+        from harness.traffic.explore import EXPLORE
+
+        return [Scenario(name=EXPLORE, description="drawn from each seed", duration=EXPLORE_DURATION)]
+    return [get_scenario(n.strip()) for n in args.scenarios.split(",") if n.strip()]
+
+
 def _one_run(
     args: argparse.Namespace,
     out: Path,
@@ -96,7 +111,7 @@ def _one_run(
     row: dict[str, Any] = {"name": label, "scenario": scn.name, "version": version, "seed": run_seed}
     args.etcd_version, args.out, args.members, args.qps = version, str(out / label), None, None
     opts = _options(args, scn.name, run_seed)
-    opts.duration, opts.progress = duration, False
+    opts.duration, opts.progress, opts.explore = duration, False, bool(args.explore)
     t0 = time.monotonic()
     try:
         res = run(opts)

@@ -25,6 +25,15 @@ def register(sub: Any) -> None:
     p.add_argument("--qps", type=float, help="request rate over all clients; 0 = unthrottled")
     p.set_defaults(func=run_cmd)
 
+    e = sub.add_parser(
+        "explore",
+        help="a run whose configuration (cluster, etcd flags, traffic, faults) is drawn from the seed",
+    )
+    add_run_options(e)
+    e.add_argument("--seed", type=int, default=None, help="draws everything (default: random, printed)")
+    e.add_argument("--duration", type=float, help="seconds of traffic (default: 20)")
+    e.set_defaults(func=explore_cmd)
+
     r = sub.add_parser("reproduce", help="rerun the plan of an earlier run directory")
     r.add_argument("dir", help="a run directory holding plan.json")
     add_run_options(r)
@@ -94,6 +103,15 @@ def run_cmd(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     get_scenario(args.scenario)
     return execute(_options(args, args.scenario, seed), allow_known_bugs=args.allow_known_bugs)
+
+
+def explore_cmd(args: argparse.Namespace) -> int:
+    import random
+
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+    opts = _options(args, "explore", seed)
+    opts.explore = True
+    return execute(opts, allow_known_bugs=args.allow_known_bugs)
 
 
 def reproduce_cmd(args: argparse.Namespace) -> int:

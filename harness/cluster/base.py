@@ -461,6 +461,8 @@ class Cluster(ABC):
             ],
             "heartbeat_ms": self.config.heartbeat_ms,
             "election_ms": self.config.election_ms,
+            "snapshot_count": self.config.snapshot_count,
+            "etcd_flags": list(self.config.extra_flags),
             "peer_proxy": self.config.peer_proxy,
             "netns": self.netns_available()[0],
         }

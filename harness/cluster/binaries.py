@@ -9,6 +9,7 @@ exactly the version it tests, and site-packages holds whichever one pip picked l
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import re
 import shutil
@@ -30,6 +31,7 @@ WHEEL_VERSIONS: tuple[str, ...] = ("3.5.0", "3.5.1")
 SYSTEM_BINARIES: dict[str, str] = {"3.4.23": "/usr/bin/etcd"}
 _TOOLS = ("etcd", "etcdctl", "etcdutl")
 _VERSION_RE = re.compile(r"etcd Version:\s*(\S+)")
+_FLAG_RE = re.compile(r"^\s+(--[a-z0-9][a-z0-9-]*)", re.MULTILINE)
 
 
 class BinaryError(HarnessError):
@@ -74,6 +76,20 @@ def binary_version(path: str, timeout: float = 15.0) -> str:
     if not m:
         raise BinaryError(f"{path} --version printed no 'etcd Version:' line; not an etcd binary?")
     return m.group(1)
+
+
+@functools.lru_cache(maxsize=16)
+def supported_flags(path: str, timeout: float = 15.0) -> frozenset[str]:
+    """The flags ``path --help`` lists: what exploration may draw for this build (flags
+    come and go between releases, and an unknown flag stops etcd from starting)."""
+    try:
+        proc = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BinaryError(f"cannot run {path} --help: {exc}") from None
+    flags = frozenset(_FLAG_RE.findall(proc.stdout + proc.stderr))
+    if not flags:
+        raise BinaryError(f"{path} --help listed no flags; not an etcd binary?")
+    return flags
 
 
 def from_path(path: str) -> EtcdBinary:

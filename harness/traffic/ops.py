@@ -14,8 +14,9 @@ from typing import Any
 from harness.traffic.plan import OpTemplate, key_name, key_prefix
 from models.operation import Request
 
-#: Lease TTL for traffic: far longer than any run, so that no lease expires during one
-#: (the model does not predict expiry, see docs/etcd-model.md).
+#: Lease TTL of named scenarios: far longer than any run, so that no lease expires
+#: during one. Exploration also draws TTLs of seconds: the checks then allow an expiry
+#: (models/etcd/synthetic.py) at any time after the TTL may have run out.
 LEASE_TTL = 7200
 
 
@@ -88,7 +89,15 @@ class ClientState:
                 self.learn(sub, {**res, "header": header})
 
 
-def build(profile: str, keyspace: int, t: OpTemplate, st: ClientState, seq: int, rnd: int) -> Request:
+def build(
+    profile: str,
+    keyspace: int,
+    t: OpTemplate,
+    st: ClientState,
+    seq: int,
+    rnd: int,
+    lease_ttl: int = LEASE_TTL,
+) -> Request:
     """The operation for template ``t`` as the ``seq``-th request of a client.
 
     ``rnd`` (stable per request, see :func:`harness.traffic.plan.op_random`) shifts the
@@ -136,7 +145,7 @@ def build(profile: str, keyspace: int, t: OpTemplate, st: ClientState, seq: int,
     if kind == "lease-put":
         if st.lease == 0:
             st.leases_granted += 1
-            return {"kind": "lease_grant", "id": (st.client + 1) << 20 | st.leases_granted, "ttl": LEASE_TTL}
+            return {"kind": "lease_grant", "id": (st.client + 1) << 20 | st.leases_granted, "ttl": lease_ttl}
         return put_op(key, value, lease=st.lease)
     if kind == "lease-revoke":
         if st.lease == 0:

@@ -97,6 +97,17 @@ class Plan(msgspec.Struct, frozen=True):
     hypothesis_version: str
     #: Watchers also ask for progress notifications (finds etcd-io/etcd#15220 on old builds).
     request_progress: bool = False
+    #: The cluster's settings. None: the named scenario's (plans written before they
+    #: were recorded); an explored plan always holds them, for ``reproduce`` to replay.
+    etcd_args: list[str] | None = None
+    snapshot_count: int | None = None
+    heartbeat_ms: int | None = None
+    election_ms: int | None = None
+    fault_health_checks: bool | None = None
+    #: TTL of the leases traffic grants, in seconds.
+    lease_ttl: int = 7200
+    #: What exploration drew, for people reading plan.json and the summary.
+    drawn: dict[str, Any] = msgspec.field(default_factory=dict)
 
     def to_json(self) -> bytes:
         return msgspec.json.format(msgspec.json.encode(self), indent=2) + b"\n"
@@ -205,7 +216,7 @@ def _faults(scn: Scenario) -> st.SearchStrategy[list[FaultStep]]:
     return build()
 
 
-def _draw(strategy: st.SearchStrategy[Any], seed_value: int) -> Any:
+def draw(strategy: st.SearchStrategy[Any], seed_value: int) -> Any:
     """One value of ``strategy`` for ``seed_value``, deterministically.
 
     Hypothesis tries the simplest input first, so the second example is the first
@@ -236,6 +247,7 @@ def make_plan(
     duration: float | None = None,
     qps: float | None = -1.0,
     members: int | None = None,
+    drawn: dict[str, Any] | None = None,
 ) -> Plan:
     """Draw the plan of ``scn`` for ``seed_value``; overrides change the scenario first."""
     import dataclasses
@@ -250,7 +262,7 @@ def make_plan(
     if changes:
         scn = dataclasses.replace(scn, **changes)
     parts = st.tuples(_programs(scn), _watchers(scn), _faults(scn))
-    clients, watchers, faults = _draw(parts, seed_value)
+    clients, watchers, faults = draw(parts, seed_value)
     return Plan(
         version=PLAN_VERSION,
         seed=seed_value,
@@ -265,6 +277,13 @@ def make_plan(
         faults=faults,
         hypothesis_version=hypothesis.__version__,
         request_progress=scn.request_progress,
+        etcd_args=list(scn.etcd_args),
+        snapshot_count=scn.snapshot_count,
+        heartbeat_ms=scn.heartbeat_ms,
+        election_ms=scn.election_ms,
+        fault_health_checks=scn.fault_health_checks,
+        lease_ttl=scn.lease_ttl,
+        drawn=dict(drawn or {}),
     )
 
 

