@@ -9,6 +9,7 @@ from harness.faults.delay import DelayFault
 from harness.faults.maintenance import CompactFault, DefragFault, ReplaceFault
 from harness.faults.network import LossFault, PartitionFault
 from harness.faults.process import KillFault, PauseFault
+from harness.faults.timed import CrashDuringFault
 
 FAULTS: dict[str, type[Fault]] = {
     f.name: f
@@ -21,6 +22,7 @@ FAULTS: dict[str, type[Fault]] = {
         ReplaceFault,
         DefragFault,
         CompactFault,
+        CrashDuringFault,
     )
 }
 
@@ -61,6 +63,7 @@ __all__ = [
     "FAULTS",
     "TARGETS",
     "CompactFault",
+    "CrashDuringFault",
     "DefragFault",
     "DelayFault",
     "Fault",

@@ -142,6 +142,8 @@ def _fault_menu(members: int) -> dict[str, st.SearchStrategy[FaultChoice]]:
         "defrag": _choice("defrag", ["random", "leader", "all"], instant),
         "compact": _choice("compact", ["random"], instant, {"keep": st.sampled_from([0, 10, 200])}),
     }
+    crash = {"request": st.sampled_from(["compact", "defrag"]), "keep": st.sampled_from([0, 10, 200])}
+    menu["crash-during"] = _choice("crash-during", ["random", "leader"], [(0.2, 0.5), (0.5, 2.0)], crash)
     if members == 1:
         return menu
     menu["kill"] = _choice(
@@ -171,6 +173,9 @@ def _fault_menu(members: int) -> dict[str, st.SearchStrategy[FaultChoice]]:
         {"delay_ms": st.sampled_from([20.0, 50.0, 150.0])},
     )
     menu["replace"] = _choice("replace", ["follower"], instant)
+    menu["crash-during"] = _choice(
+        "crash-during", ["random", "leader", "follower"], [(0.2, 0.5), (0.5, 2.0)], crash
+    )
     return menu
 
 

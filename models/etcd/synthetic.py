@@ -43,7 +43,9 @@ def lease_expiries(ops: Sequence[Operation]) -> list[Operation]:
 
 
 def fault_compactions(faults: Sequence[FaultRecord]) -> list[Operation]:
-    """The compactions a ``compact`` fault made, as operations of unknown outcome.
+    """The compactions faults made, as operations of unknown outcome: a ``compact``
+    fault's ``revision``, or the ``compact_revision`` of any other (a crash timed to a
+    compaction).
 
     The fault compacts through the API without recording an operation; its window's
     start is written with the time before the request went out, so the compaction may
@@ -51,7 +53,8 @@ def fault_compactions(faults: Sequence[FaultRecord]) -> list[Operation]:
     """
     out: list[Operation] = []
     for f in faults:
-        rev = f.detail.get("revision") if f.phase == "start" and f.kind == "compact" else None
+        key = "revision" if f.kind == "compact" else "compact_revision"
+        rev = f.detail.get(key) if f.phase == "start" else None
         if isinstance(rev, int) and not isinstance(rev, bool) and rev > 0:
             out.append(
                 Operation(

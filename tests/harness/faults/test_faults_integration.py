@@ -211,3 +211,24 @@ def test_compact_and_defrag(healthy: Cluster) -> None:
     wait_until(lambda: admin.hashkv(m.client_url).compact_revision >= rev, 10, "compaction")
     inj.start(make_fault("defrag"), targets=[m])
     assert [r.kind for r in fault_records(records)] == ["compact", "compact", "defrag", "defrag"]
+
+
+@pytest.mark.parametrize("request_kind", ["compact", "defrag"])
+def test_crash_during_kills_while_the_request_runs_then_restarts(healthy: Cluster, request_kind: str) -> None:
+    c = healthy
+    inj, records = injector(c)
+    for i in range(20):
+        admin.put(c.endpoints()[0], "crash-key", str(i))
+    m = c.members[1]
+    w = inj.start(make_fault("crash-during", request=request_kind, max_after_ms=50), targets=[m])
+    assert m.state == "killed" and c.pid(m) is None
+    start = fault_records(records)[0]
+    assert start.kind == "crash-during" and 0 <= start.detail["after_ms"] <= 50
+    assert start.detail["request"] == request_kind
+    if request_kind == "compact":
+        assert start.detail["compact_revision"] >= 20, "read as a compaction of unknown outcome"
+    inj.heal(w)
+    assert m.state == "running"
+    rev = admin.put(c.endpoints()[0], "crash-key", "after")
+    wait_until(lambda: c.status(m).revision >= rev, 10, "the restarted member to catch up")
+    assert_window(records, "crash-during", [m.name])

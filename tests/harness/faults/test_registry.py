@@ -49,7 +49,17 @@ class StubCluster(ProcessCluster):
 
 
 def test_registry_names() -> None:
-    assert sorted(FAULTS) == ["compact", "defrag", "delay", "kill", "loss", "partition", "pause", "replace"]
+    assert sorted(FAULTS) == [
+        "compact",
+        "crash-during",
+        "defrag",
+        "delay",
+        "kill",
+        "loss",
+        "partition",
+        "pause",
+        "replace",
+    ]
 
 
 def test_parse_fault_spec() -> None:
@@ -169,3 +179,12 @@ def test_a_failing_fault_is_recorded_and_raised(tmp_path: Path) -> None:
         inj.start(f)
     faults = [r for r in records if isinstance(r, FaultRecord)]
     assert [r.phase for r in faults] == ["start", "end"] and faults[0].error and faults[0].targets == ["m1"]
+
+
+def test_crash_during_takes_a_known_request_and_a_bounded_delay() -> None:
+    f = parse_fault("crash-during:request=defrag,max_after_ms=100")
+    assert f.name == "crash-during" and f.params == {"request": "defrag", "max_after_ms": 100, "keep": 0}
+    with pytest.raises(FaultError, match="request must be one of"):
+        parse_fault("crash-during:request=snapshot")
+    with pytest.raises(FaultError, match="max_after_ms"):
+        parse_fault("crash-during:max_after_ms=-1")

@@ -32,7 +32,17 @@ def test_seeds_spread_over_sizes_profiles_faults_and_flags(drawn: list) -> None:
     assert {s.members for s in drawn} == {1, 3, 5}
     assert {s.profile for s in drawn} == {"kv", "kubernetes", "watch"}
     faults = Counter(f.name for s in drawn for f in s.faults)
-    assert set(faults) == {"kill", "pause", "partition", "loss", "delay", "replace", "defrag", "compact"}
+    assert set(faults) == {
+        "kill",
+        "pause",
+        "partition",
+        "loss",
+        "delay",
+        "replace",
+        "defrag",
+        "compact",
+        "crash-during",
+    }
     assert any(len({f.name for f in s.faults}) >= 3 for s in drawn), "schedules compose fault kinds"
     flags = {a.partition("=")[0] for s in drawn for a in s.etcd_args}
     assert flags == set(FLAGS)

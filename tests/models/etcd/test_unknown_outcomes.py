@@ -61,6 +61,21 @@ def compaction_by_fault(bad: bool) -> tuple[History, str]:
     return hist, "non-linearizable"
 
 
+def compaction_by_a_crash_timed_to_it(bad: bool) -> tuple[History, str]:
+    """A crash timed to a compaction request: the compaction may have been applied before
+    the kill (and is re-run on restart), like any compaction of unknown outcome."""
+    h = base()
+    h.op({"kind": "range", "key": "a", "revision": 2}, {"error": "compacted"}, 70, 80)
+    hist = h.history()
+    if not bad:
+        detail = {"request": "compact", "compact_revision": 3, "after_ms": 12.0}
+        hist.faults += [
+            FaultRecord(id=1, phase="start", kind="crash-during", time=61, targets=["m1"], detail=detail),
+            FaultRecord(id=1, phase="end", kind="crash-during", time=65, targets=["m1"], detail=detail),
+        ]
+    return hist, "non-linearizable"
+
+
 def retried_put_of_the_same_value(bad: bool) -> tuple[History, str]:
     """A put of a=v timed out and was applied at 2; its retry was acknowledged at 3. A
     member showing a=v at mod_revision 2 saw the first attempt, not a lost write."""
@@ -151,6 +166,7 @@ CASES: list[Callable[[bool], tuple[History, str]]] = [
     watch_cancel_by_unknown_compaction,
     watch_from_current_lags_behind_compaction,
     compaction_by_fault,
+    compaction_by_a_crash_timed_to_it,
     retried_put_of_the_same_value,
     key_gone_with_its_expired_lease,
     put_under_lease_revoke_of_unknown_outcome,
