@@ -88,21 +88,57 @@ def _lost_after_kill(a: Anomaly, history: History, anomalies: Sequence[Anomaly])
     """The member that lost a write answers one revision low from then on: its later
     writes reuse revisions, its reads look non-linearizable, its HashKV differs. All of
     that is this bug only where a killed member was named as having lost a write."""
-    if a.kind not in ("lost-write", "divergence", "revision-reused", "non-linearizable"):
+    if not _inconsistency(a, history, anomalies):
         return False
     if not any(f.kind == "kill" for f in history.faults):
         return False
     return any(x.kind == "lost-write" for x in anomalies)
 
 
+#: What a member that lost, renumbered or re-applied writes shows.
+_INCONSISTENT = ("lost-write", "divergence", "revision-reused", "non-linearizable")
+
+
+def _inconsistent_members(anomalies: Sequence[Anomaly]) -> set[str]:
+    """Members shown to hold other data than the rest: named by a lost write, or outside
+    the largest group of equal hashes."""
+    out: set[str] = set()
+    for x in anomalies:
+        if x.kind == "lost-write":
+            out.update(x.members)
+        elif x.kind == "divergence" and isinstance(x.details.get("hashes"), dict):
+            groups = sorted(x.details["hashes"].values(), key=len, reverse=True)
+            for g in groups[1:] if len(groups) > 1 and len(groups[0]) > len(groups[1]) else groups:
+                out.update(g)
+    return out
+
+
+def _inconsistency(a: Anomaly, history: History, anomalies: Sequence[Anomaly]) -> bool:
+    """An anomaly of a member with inconsistent data, or a watch served by one: its
+    events come from that member's wrong history."""
+    if a.kind in _INCONSISTENT:
+        return True
+    if not a.kind.startswith("watch-") or a.watch is None:
+        return False
+    member = next((r.member for r in history.watches if r.watch == a.watch and r.event == "request"), None)
+    return member is not None and member in _inconsistent_members(anomalies)
+
+
+def _crash_around_defrag(a: Anomaly, history: History, anomalies: Sequence[Anomaly]) -> bool:
+    """A member killed while, or just after, it defragmented restarts with a backend
+    whose consistent index does not match its data: it re-applies or skips entries, and
+    its revisions shift against the acknowledged ones (or against the other members)."""
+    if not _inconsistency(a, history, anomalies):
+        return False
+    return any(
+        f.kind == "crash-during" and f.phase == "start" and f.detail.get("request") == "defrag"
+        for f in history.faults
+    )
+
+
 KNOWN_BUGS: tuple[KnownBug, ...] = (
-    KnownBug(
-        "etcd-io/etcd#13766",
-        "a member killed while applying under load restarts without an acknowledged write",
-        (((3, 5, 0), (3, 5, 3)),),
-        "3.5.3",
-        _lost_after_kill,
-    ),
+    # Watch bugs first: their shapes are narrow; a watch anomaly on a member with
+    # inconsistent data is the data bug only when no watch bug explains it.
     KnownBug(
         "etcd-io/etcd#15220",
         "a requested watch progress notification carries a revision below events not yet sent",
@@ -116,6 +152,21 @@ KNOWN_BUGS: tuple[KnownBug, ...] = (
         (((3, 4, 0), (3, 4, 34)), ((3, 5, 0), (3, 5, 16))),
         "3.4.34, 3.5.16",
         _tombstone_at_compaction,
+    ),
+    KnownBug(
+        "etcd-io/etcd#13766",
+        "a member killed while applying under load restarts without an acknowledged write",
+        (((3, 5, 0), (3, 5, 3)),),
+        "3.5.3",
+        _lost_after_kill,
+    ),
+    KnownBug(
+        "etcd-io/etcd#14685",
+        "a member killed during or right after a defragmentation restarts with revisions that "
+        "differ from the acknowledged ones",
+        (((3, 5, 0), (3, 5, 6)),),
+        "3.5.6",
+        _crash_around_defrag,
     ),
 )
 

@@ -85,3 +85,32 @@ def test_parse_version() -> None:
     assert parse_version("v3.5.1") == (3, 5, 1)
     assert parse_version("3.6.0-alpha.0") == (3, 6, 0)
     assert parse_version("main") is None
+
+
+def lost_write_after_crash(request: str) -> History:
+    """m3 lost the write at 3 after a SIGKILL timed to a ``request`` it was serving."""
+    hist = lost_write_after_kill()
+    detail = {"request": request, "after_ms": 40.0}
+    hist.faults = [
+        FaultRecord(id=1, phase="start", kind="crash-during", time=21, targets=["m3"], detail=detail),
+        FaultRecord(id=1, phase="end", kind="crash-during", time=25, targets=["m3"], detail=detail),
+    ]
+    return hist
+
+
+@pytest.mark.parametrize(
+    ("version", "request_kind", "known"),
+    [
+        ("3.5.1", "defrag", True),
+        ("3.5.5", "defrag", True),
+        ("3.5.6", "defrag", False),
+        ("3.4.23", "defrag", False),
+    ]
+    + [("3.5.1", "compact", False)],
+)
+def test_a_write_lost_after_a_crash_around_defrag_is_etcd_14685(
+    version: str, request_kind: str, known: bool
+) -> None:
+    v = check_history(_versioned(lost_write_after_crash(request_kind), version))
+    assert "lost-write" in v.kinds(), v.summary()
+    assert v.known_bugs() == (["etcd-io/etcd#14685"] if known else [])
