@@ -18,15 +18,17 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from harness.traffic.ops import EXTENDED
 from harness.traffic.plan import PROFILES, draw
 from scenarios.base import FaultChoice, Scenario
 
 EXPLORE = "explore"
 
-#: Every template kind some profile uses; exploration weighs them all.
-KINDS: tuple[str, ...] = tuple(dict.fromkeys(k for mix in PROFILES.values() for k in mix))
+#: Every template kind some profile uses, and those only exploration uses; it weighs them all.
+KINDS: tuple[str, ...] = tuple(dict.fromkeys([*(k for mix in PROFILES.values() for k in mix), *EXTENDED]))
 WRITE_KINDS = frozenset(
     {"put", "delete", "txn", "cas", "lease-put", "k8s-create", "k8s-update", "k8s-delete"}
+    | {"delete-range", "txn-multi", "txn-lease"}
 )
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]

@@ -127,6 +127,8 @@ def build(
             [put_op(key, value), range_op(other)],
             [range_op(key), put_op(other, value + "f")],
         )
+    if kind in EXTENDED:
+        return _extended(profile, keyspace, t, st, key, value, rnd)
     if kind == "k8s-update" and st.conflict is not None:
         key, st.conflict = st.conflict, None
     if kind in ("cas", "k8s-update", "k8s-create", "k8s-delete"):
@@ -157,6 +159,52 @@ def build(
             return range_op(key)
         return {"kind": "compact", "revision": rev, "physical": False}
     raise ValueError(f"unknown template kind {kind!r}")
+
+
+#: Kinds no named scenario uses: revision-pinned and counting reads, range deletes,
+#: multi-key and nested txns, lease compares. Exploration draws them.
+EXTENDED = ("range-at", "range-count", "range-keys", "delete-range", "txn-multi", "txn-lease")
+
+
+def _extended(
+    profile: str, keyspace: int, t: OpTemplate, st: ClientState, key: str, value: str, rnd: int
+) -> Request:
+    p = key_prefix(profile)
+    index = (t.key + rnd) % keyspace
+    other = key_name(profile, (index + 1 + t.arg % max(1, keyspace - 1)) % keyspace)
+    if t.kind == "range-at":
+        # Recent revisions, the first one (compacted once anything was), and a future one.
+        rev = {7: st.revision + 1000, 6: 1}.get(t.arg % 8, max(1, st.revision - (t.arg % 8) * 5))
+        if t.arg % 2:
+            return range_op(key, revision=rev)
+        return range_op(p, prefix_end(p), revision=rev, limit=t.arg % 5)
+    if t.kind == "range-count":
+        return range_op(p, prefix_end(p), count_only=True)
+    if t.kind == "range-keys":
+        return range_op(p, prefix_end(p), keys_only=True, limit=t.arg % 6)
+    if t.kind == "delete-range":
+        return delete_op(key, key_name(profile, min(index + 1 + t.arg % 3, keyspace)), prev_kv=t.arg % 2 == 0)
+    if t.kind == "txn-multi":
+        compare: list[dict[str, Any]] = [
+            {"key": key, "target": "version", "result": (">", "<")[t.arg % 2], "value": t.arg % 4},
+            {"key": p, "range_end": prefix_end(p), "target": "mod", "result": "<", "value": st.revision + 1},
+        ]
+        nested = txn_op(
+            [{"key": key, "target": "lease", "result": "=", "value": 0}],
+            [put_op(key, value + "n", prev_kv=True)],
+            [range_op(key, keys_only=True)],
+        )
+        return txn_op(
+            compare,
+            [put_op(key, value), delete_op(other, prev_kv=True), range_op(p, prefix_end(p), count_only=True)],
+            [nested, range_op(other)],
+        )
+    # txn-lease: keep a key under the client's lease, or read it.
+    return txn_op(
+        [{"key": key, "target": "lease", "result": ("=", "!=")[t.arg % 2], "value": st.lease}],
+        [put_op(key, value, lease=st.lease)],
+        [range_op(key)],
+    )
 
 
 def after(op: Request, status: str, output: Any, st: ClientState) -> None:

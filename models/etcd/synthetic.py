@@ -1,11 +1,14 @@
 """What may happen in etcd with no operation of the history to show for it, as
 operations of unknown outcome: a lease expiring, a compaction a fault made.
 
-Lease expiry: traffic is expected to use TTLs longer than the run, so leases never
-expire. A lease whose TTL is shorter than the history is given a synthetic revoke with
-unknown outcome, callable any time after its grant was called, so an expiry (keys
-deleted at one new revision, later puts failing ``lease_not_found``) is accepted
-whenever the history needs one, and never required.
+Lease expiry: a lease whose TTL may run out within the history is given a synthetic
+revoke with unknown outcome, so an expiry (keys deleted at one new revision, later puts
+failing ``lease_not_found``) is accepted whenever the history needs one, and never
+required. It is callable only once the TTL has passed since the grant was called: etcd
+starts a lease's clock when it applies the grant, after the call, and a new leader only
+extends the clocks, so a key that vanishes sooner was not taken by an expiry. (The TTL
+counted is the larger of the one asked for and the one granted: etcd raises a TTL below
+its minimum, never lowers one.)
 """
 
 from __future__ import annotations
@@ -27,19 +30,26 @@ def lease_expiries(ops: Sequence[Operation]) -> list[Operation]:
     for op in ops:
         if op.input.get("kind") != "lease_grant" or op.status == "fail":
             continue
-        ttl = op.input.get("ttl")
-        if ttl is None or int(ttl) * NS < end - op.call:
+        ttl = _ttl_lower_bound(op)
+        if ttl is None or op.call + ttl * NS < end:
             out.append(
                 Operation(
                     id=-1 - len(out),
                     client=-1,
-                    call=op.call,
+                    call=op.call + (ttl or 0) * NS,
                     ret=None,
                     input={"kind": "lease_revoke", "id": op.input["id"], "expiry": True},
                     status="unknown",
                 )
             )
     return out
+
+
+def _ttl_lower_bound(grant: Operation) -> int | None:
+    asked = grant.input.get("ttl")
+    granted = grant.output.get("ttl") if grant.status == "ok" and isinstance(grant.output, dict) else None
+    known = [int(t) for t in (asked, granted) if isinstance(t, int) and not isinstance(t, bool)]
+    return max(known) if known else None
 
 
 def fault_compactions(faults: Sequence[FaultRecord]) -> list[Operation]:

@@ -4,6 +4,7 @@ import pytest
 
 from harness.traffic import ops
 from harness.traffic.plan import PLAN_TEMPLATES, Plan, make_plan, program_length
+from models.etcd.state import KV
 from scenarios import SCENARIOS, get_scenario
 
 
@@ -114,3 +115,36 @@ def test_plans_stay_within_what_hypothesis_draws_in_one_example(name: str) -> No
     assert scn.clients * program_length(scn.clients) <= PLAN_TEMPLATES
     plan = make_plan(scn, 1)
     assert max(len(c.program) for c in plan.clients) <= program_length(scn.clients)
+
+
+@pytest.mark.parametrize("kind", ops.EXTENDED)
+def test_extended_kinds_are_requests_the_model_reads_and_etcd_accepts(kind: str) -> None:
+    """Every request exploration may send fits the model's schema and applies to a
+    state (the model learned it first), and no txn branch writes a key twice (etcd
+    would refuse it)."""
+    import msgspec
+
+    from harness.client.convert import request_op
+    from harness.traffic.plan import OpTemplate
+    from models.etcd.requests import apply
+    from models.etcd.schema import SCHEMAS
+    from models.etcd.state import Store
+
+    store = Store()
+    store.grant(7)
+    for rev in range(2, 41):
+        store.commit(rev, [(key := ops.key_name("kv", rev % 4), KV(key, str(rev), 2, rev, rev, 0))])
+    store.compact(10)
+    st = ops.ClientState(client=1, revision=40, lease=7)
+    seen = set()
+    for arg in range(16):
+        for key in range(4):
+            req = ops.build("kv", 4, OpTemplate(kind, key, arg), st, arg, key * 31)
+            msgspec.convert(req, SCHEMAS[req["kind"]].input)
+            if req["kind"] != "range":
+                request_op(req)
+            out = apply(store, req).output
+            assert out.get("error") != "duplicate_key", req
+            seen.add(out.get("error"))
+    if kind == "range-at":
+        assert {"future_revision", "compacted", None} <= seen

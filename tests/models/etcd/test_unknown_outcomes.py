@@ -98,6 +98,39 @@ def key_gone_with_its_expired_lease(bad: bool) -> tuple[History, str]:
     return h.history(), "lost-write"
 
 
+def key_gone_once_its_lease_may_have_expired(bad: bool) -> tuple[History, str]:
+    """A key under a 5 s lease may vanish by expiry 5 s after the grant was called, not
+    sooner: read absent at 2 s (the history going on past the TTL) nothing explains it."""
+    h = H()
+    h.op({"kind": "lease_grant", "id": 5, "ttl": 5}, {"header": {"revision": 1}, "id": 5, "ttl": 5}, 1, 2)
+    h.put("a", "1", 2, 3, 4, lease=5)
+    at = 2 * S if bad else 6 * S
+    h.get("a", 3, [], at, at + 10, count=0)
+    h.put("b", "1", 4, 10 * S, 10 * S + 10)
+    return h.history(), "non-linearizable"
+
+
+def key_gone_once_its_raised_ttl_may_have_run_out(bad: bool) -> tuple[History, str]:
+    """etcd raised the 1 s TTL asked for to its 3 s minimum: only the granted TTL counts."""
+    h = H()
+    h.op({"kind": "lease_grant", "id": 5, "ttl": 1}, {"header": {"revision": 1}, "id": 5, "ttl": 3}, 1, 2)
+    h.put("a", "1", 2, 3, 4, lease=5)
+    at = 2 * S if bad else 4 * S
+    h.get("a", 3, [], at, at + 10, count=0)
+    h.put("b", "1", 4, 10 * S, 10 * S + 10)
+    return h.history(), "non-linearizable"
+
+
+def key_served_after_its_lease_revoke_was_acknowledged(bad: bool) -> tuple[History, str]:
+    """An acknowledged revoke is a definite write: the lease's keys are gone from then on."""
+    h = H()
+    h.op({"kind": "lease_grant", "id": 5, "ttl": 5}, {"header": {"revision": 1}, "id": 5, "ttl": 5}, 1, 2)
+    h.put("a", "1", 2, 3, 4, lease=5)
+    h.op({"kind": "lease_revoke", "id": 5}, {"header": {"revision": 3}}, 10, 20)
+    h.get("a", 3, [kv("a", "1", 2, lease=5)] if bad else [], 30, 40, count=1 if bad else 0)
+    return h.history(), "non-linearizable"
+
+
 def put_under_lease_revoke_of_unknown_outcome(bad: bool) -> tuple[History, str]:
     """Revision 3 is filled by a write of unknown outcome: the revoke of lease 5 or the
     put of x. The search may try the revoke first; a put under lease 5 at 4 then only
@@ -169,6 +202,9 @@ CASES: list[Callable[[bool], tuple[History, str]]] = [
     compaction_by_a_crash_timed_to_it,
     retried_put_of_the_same_value,
     key_gone_with_its_expired_lease,
+    key_gone_once_its_lease_may_have_expired,
+    key_gone_once_its_raised_ttl_may_have_run_out,
+    key_served_after_its_lease_revoke_was_acknowledged,
     put_under_lease_revoke_of_unknown_outcome,
     member_behind_after_traffic,
     status_racing_a_late_apply,
