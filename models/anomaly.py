@@ -22,6 +22,7 @@ KINDS = (
     "watch-wrong-event",
     "watch-bad-start",
     "watch-progress",
+    "watch-stalled",
     "stale-read",
     "divergence",
 )

@@ -73,13 +73,16 @@ class WatchRecord(msgspec.Struct, tag="watch", tag_field="type", omit_defaults=T
 
     ``event`` is ``request`` (the watch was asked for: ``request`` holds key, range_end,
     start_revision, prev_kv, progress_notify), ``created``, ``events``, ``progress``,
-    ``canceled`` or ``error`` (the stream broke; ``error`` says how).
+    ``canceled`` or ``error`` (the stream broke; ``error`` says how); or ``settled``,
+    written by the harness, not etcd: the stream was open throughout the wait at the end
+    of a run, whose start found its member at ``header.revision`` (and the sentinel
+    write at or above it), so every change it covers up to there is overdue.
     """
 
     watch: Int64
     client: Int64
     time: Int64
-    event: Literal["request", "created", "events", "progress", "canceled", "error"]
+    event: Literal["request", "created", "events", "progress", "canceled", "error", "settled"]
     member: str | None = None
     request: dict[str, Any] | None = None
     header: dict[str, Any] | None = None

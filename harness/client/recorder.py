@@ -230,6 +230,21 @@ class RecordedWatch:
     def request_progress(self) -> None:
         self.watch.request_progress()
 
+    def settled(self, revision: int) -> None:
+        """Record that this stream stayed open through the wait at the end of a run that
+        began with its member at ``revision``: what it covers up to there is overdue."""
+        r = self.recorder
+        self._write(
+            WatchRecord(
+                watch=self.id,
+                client=r.client_id,
+                time=r.clock(),
+                event="settled",
+                member=r.member,
+                header={"revision": revision},
+            )
+        )
+
     def cancel(self) -> None:
         self.watch.cancel()
 

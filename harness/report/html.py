@@ -27,7 +27,7 @@ from models.history import History
 from models.verdict import Verdict
 
 STATUS_CODES = {"ok": 0, "fail": 1, "unknown": 2}
-WATCH_EVENTS = ["request", "created", "events", "progress", "canceled", "error"]
+WATCH_EVENTS = ["request", "created", "events", "progress", "canceled", "error", "settled"]
 
 
 def _asset(name: str) -> str:

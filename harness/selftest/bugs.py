@@ -262,6 +262,21 @@ class WatchDrop(_WatchBug):
 
 
 @dataclass
+class WatchStall(_WatchBug):
+    name = "watch-stall"
+    check = "watch"
+    summary = "a watch stream stops delivering responses but stays open"
+
+    def rewrite(self, responses: Iterator[bytes]) -> Iterator[bytes]:
+        stalled = False
+        for raw in responses:
+            if not stalled and pb.WatchResponse.FromString(raw).events:
+                stalled = self.take(0.2, "stream stalled")
+            if not stalled:
+                yield raw
+
+
+@dataclass
 class WatchDuplicate(_WatchBug):
     name = "watch-duplicate"
     check = "watch"
@@ -360,6 +375,7 @@ BUGS: dict[str, type[Bug]] = {
         WrongKvMeta,
         TxnWrongBranch,
         WatchDrop,
+        WatchStall,
         WatchDuplicate,
         WatchReorder,
         ProgressAhead,

@@ -27,6 +27,14 @@ PROGRESS_EVERY = 1.0
 PROGRESS_NOTIFY_FLAG = "--experimental-watch-progress-notify-interval=1s"
 
 
+def _applied_revision(endpoint: str) -> int | None:
+    try:
+        with EtcdClient(endpoint, timeout=2.0) as c:
+            return int(c.status(timeout=2.0).header.revision)
+    except Exception:  # noqa: BLE001 - a member that does not answer owes nothing here
+        return None
+
+
 @dataclass
 class Watcher:
     spec: WatchSpec
@@ -135,6 +143,24 @@ class Watchers:
             keys.setdefault(key + "~end" if range_end else key, []).append(w)
         return keys
 
+    def _owed(self) -> list[tuple[Watcher, RecordedWatch, int]]:
+        """Per open stream, the revision up to which it owes every change once the wait
+        is over: its sentinel's, or lower, what its member had applied when the wait
+        began (a member still catching up owes only what it has)."""
+        applied: dict[str, int | None] = {}
+        out = []
+        for w in self.watchers:
+            with w.lock:
+                stream = w.current
+            if stream is None or w.target is None:
+                continue
+            if w.endpoint not in applied:
+                applied[w.endpoint] = _applied_revision(w.endpoint)
+            have = applied[w.endpoint]
+            if have is not None:
+                out.append((w, stream, min(have, w.target)))
+        return out
+
     def _ask_progress(self, deadline: float) -> None:
         while not self.stop.is_set() and time.monotonic() < deadline + 15:
             time.sleep(PROGRESS_EVERY)
@@ -159,10 +185,15 @@ class Watchers:
         for key, ws in self.sentinels().items():
             for w in ws:
                 w.target = (targets or {}).get(key)
+        owed = self._owed() if targets else []
         self.stop.set()
         end = time.monotonic() + timeout
         while time.monotonic() < end and not all(self._done(w) for w in self.watchers):
             time.sleep(0.05)
+        for w, stream, revision in owed:
+            with w.lock:
+                if w.current is stream and not self._done(w):
+                    stream.settled(revision)
         for w in self.watchers:
             with w.lock:
                 cur = w.current

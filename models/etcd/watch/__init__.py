@@ -30,18 +30,22 @@ means every event up to P was delivered. Per stream we check exactly that, and r
   under it may still have been applied);
 * ``watch-progress``: a progress notification below an event already delivered, an
   event at or below a notified revision arriving after it, or a covered change at or
-  below it that was never delivered before it.
+  below it that was never delivered before it;
+* ``watch-stalled``: a stream still open at the end of a run, through a wait that
+  began with its member at revision R (the harness's ``settled`` record), that never
+  delivered a covered change up to R.
 
 What "the change at revision r" is comes from the linearizability replay
 (``changes[r]``: the one write that created r); when it is not available (the history
 failed earlier), only the model-free checks run (order, duplicates, split).
 
 Nothing is expected after a stream ends (``canceled``/``error``) or after its last
-message: a history cut short is not a gap.
+message, a history cut short is not a gap, unless the harness recorded that the stream
+stayed open, silent, through the settled end of its run.
 
 Each guarantee is one function over a :class:`Stream` (in the spirit of etcd's
 ``validate/watch.go``): ``unique``, ``ordered``, ``atomic``, ``correct``, ``started``,
-``reliable``, ``progressed``. An event delivered twice or out of order is reported once
+``reliable``, ``progressed``, ``delivered_when_settled``. An event delivered twice or out of order is reported once
 and not held against the others. Their findings are merged in stream order.
 """
 
@@ -53,7 +57,16 @@ from collections.abc import Callable, Sequence
 
 from models.anomaly import Anomaly
 from models.etcd.state import KV, Store, in_range
-from models.etcd.watch.guarantees import atomic, correct, ordered, progressed, reliable, started, unique
+from models.etcd.watch.guarantees import (
+    atomic,
+    correct,
+    delivered_when_settled,
+    ordered,
+    progressed,
+    reliable,
+    started,
+    unique,
+)
 from models.etcd.watch.stream import Changes, Compaction, Replay, Stream
 from models.history import WatchRecord
 
@@ -88,6 +101,7 @@ def check_watches(
         stream.covered = _covered(stream, model)
         findings = unique(stream) + ordered(stream) + atomic(stream) + progressed(stream, model)
         findings += correct(stream, model) + started(stream, model, compacted_by) + reliable(stream, model)
+        findings += delivered_when_settled(stream, model)
         findings.sort(key=lambda f: (f[0], f[1]))
         out.extend(a for _, _, a in findings)
     return out

@@ -82,6 +82,29 @@ def progressed(stream: Stream, model: Replay | None) -> Findings:
     return out
 
 
+def delivered_when_settled(stream: Stream, model: Replay | None) -> Findings:
+    """Open since its member had applied R, through the wait at the end of a run, a
+    stream owes every change it covers up to R: etcd promises delivery, not only order,
+    and a stream that falls silent while it stays open breaks that promise."""
+    out: Findings = []
+    lo = stream.first_expected
+    if model is None or lo is None:
+        return out
+    for msg, r_settled, before in stream.settled:
+        delivered: dict[int, set[str]] = defaultdict(set)
+        for r, k, *_ in stream.accepted[:before]:
+            delivered[r].add(k)
+        missing = _undelivered(stream, model, delivered, lo, r_settled)
+        if missing is not None:
+            r, k = missing
+            text = (
+                f"still open at the end of the run, its member at revision {r_settled} since the wait "
+                f"began, but the change of {k!r} at revision {r} never came"
+            )
+            out.append(((msg, 0), 0, stream.report("watch-stalled", text, settled=r_settled, revision=r)))
+    return out
+
+
 def _undelivered(
     stream: Stream, model: Replay, delivered: dict[int, set[str]], lo: int, p: int
 ) -> tuple[int, str] | None:

@@ -77,6 +77,8 @@ class Stream:
     accepted: list[Event] = field(default_factory=list)
     #: (message, revision, accepted events before it) of each progress notification
     progress: list[tuple[int, int, int]] = field(default_factory=list)
+    #: (message, revision, accepted events before it) of each ``settled`` record
+    settled: list[tuple[int, int, int]] = field(default_factory=list)
     duplicates: list[Event] = field(default_factory=list)
     reordered: list[tuple[Event, int]] = field(default_factory=list)
     canceled: WatchRecord | None = None
@@ -124,8 +126,9 @@ class Stream:
             if rec.event in ("canceled", "error"):
                 self.canceled = rec if rec.event == "canceled" else None
                 return
-            if rec.event == "progress":
-                self.progress.append((i, int((rec.header or {}).get("revision") or 0), len(accepted)))
+            if rec.event in ("progress", "settled"):
+                marks = self.progress if rec.event == "progress" else self.settled
+                marks.append((i, int((rec.header or {}).get("revision") or 0), len(accepted)))
             elif rec.event == "events":
                 t = rec.time
                 for j, ev in enumerate(rec.events):

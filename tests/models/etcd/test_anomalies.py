@@ -90,6 +90,19 @@ def watch_gap(bad: bool) -> History:
     )
 
 
+def watch_stalled(bad: bool) -> History:
+    """Open and silent through the settled end of the run, its member at revision 4 when
+    the wait began: the changes at 3 and 4 are overdue. Settled at 2, nothing is."""
+    return _watch_base([("events", [E2]), ("settled", 4)], [("events", [E2]), ("settled", 2)], bad, start=2)
+
+
+def watch_stalled_from_the_start(bad: bool) -> History:
+    """A stream that never delivered anything owes every covered change from its start."""
+    return _watch_base(
+        [("created", 1), ("settled", 3)], [("created", 1), ("events", [E2, E3]), ("settled", 3)], bad, start=2
+    )
+
+
 def watch_duplicate(bad: bool) -> History:
     return _watch_base(
         [("events", [E2]), ("events", [E2]), ("events", [E3])],
@@ -312,6 +325,8 @@ CASES: list[tuple[str, Callable[[bool], History]]] = [
     ("revision-reused", revision_reused),
     ("revision-mismatch", revision_mismatch),
     ("watch-gap", watch_gap),
+    ("watch-stalled", watch_stalled),
+    ("watch-stalled", watch_stalled_from_the_start),
     ("watch-duplicate", watch_duplicate),
     ("watch-reorder", watch_reorder),
     ("watch-split-revision", watch_split),
