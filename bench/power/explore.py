@@ -32,6 +32,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.power.false_alarms import outcome_of
 from harness.runner import EXPLORE_DURATION, RunOptions, run
+from harness.signals import Interrupted, exit_code
 
 #: What a run costs beyond its traffic (cluster start, settling, checks, teardown):
 #: a run is only started when the build's minutes can still hold it.
@@ -85,6 +86,8 @@ def one_run(build: Build, seed: int, args: argparse.Namespace, root: Path) -> di
         row.update(outcome="error", note=traceback.format_exception_only(exc)[-1].strip(), kept=str(out))
         row["seconds"] = round(time.monotonic() - t0, 1)
         return row
+    if res.interrupted:
+        raise Interrupted(int(res.interrupted))
     outcome, unexplained = outcome_of(res)
     s = res.summary
     row.update(
@@ -207,9 +210,15 @@ def main() -> int:
     print(f"{'build':8} {'seed':>10} {'outcome':9} {'faults':>6} {'s':>5}  {'configuration':40} notes")
     seeds = random.Random(first)
     args.builds = []
-    for version in (v.strip() for v in args.versions.split(",")):
-        args.builds.append(Build(version))
-        run_build(args.builds[-1], args, root, seeds)
+    try:
+        for version in (v.strip() for v in args.versions.split(",")):
+            args.builds.append(Build(version))
+            run_build(args.builds[-1], args, root, seeds)
+    except KeyboardInterrupt as exc:
+        args.builds[-1].ended = time.monotonic()
+        print(f"\ninterrupted ({exc}); the runs so far:")
+        print_table(args.builds)
+        return exit_code(exc)
     print()
     print_table(args.builds)
     return 1 if any(r["outcome"] in ("VIOLATION", "error") for r in rows_of(args.builds)) else 0

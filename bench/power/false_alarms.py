@@ -27,6 +27,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.runner import RunOptions, run
+from harness.signals import Interrupted, exit_code
 from scenarios import SCENARIOS
 
 #: Builds whose kill-time data loss is a known bug (etcd-io/etcd#13766): no kill scenarios.
@@ -72,6 +73,9 @@ def one_run(name: str, version: str, backend: str, seed: int, out: Path) -> dict
         )
         row["seconds"] = time.monotonic() - t0
         return row
+    if res.interrupted:
+        # The run stopped for the signal; so does the bench (the table so far is printed).
+        raise Interrupted(int(res.interrupted))
     outcome, unexplained = outcome_of(res)
     s = res.summary
     first = next((a for a in res.anomalies if "known_bug" not in a.get("details", {})), None)
@@ -125,26 +129,14 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     )
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--min-fault-runs", type=int, default=100, help="rounds go on until this many fault runs")
-    ap.add_argument("--max-rounds", type=int, default=20)
-    ap.add_argument("--first-seed", type=int, default=100)
-    ap.add_argument("--versions", default="3.4.23,3.5.1")
-    ap.add_argument("--backends", default="process,docker")
-    ap.add_argument("--scenarios", help="comma-separated (default: all)")
-    ap.add_argument("--out", default="runs/false-alarms")
-    args = ap.parse_args()
-    names = [n.strip() for n in args.scenarios.split(",")] if args.scenarios else None
-    versions = [v.strip() for v in args.versions.split(",")]
-    backends = [b.strip() for b in args.backends.split(",")]
-    root = Path(args.out)
-    root.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
-    started = time.monotonic()
-    print(
-        f"{'version':8} {'backend':8} {'scenario':22} {'seed':>5} {'outcome':9} {'faults':>6} {'s':>5}  notes"
-    )
+def run_rounds(
+    args: argparse.Namespace,
+    names: list[str] | None,
+    versions: list[str],
+    backends: list[str],
+    root: Path,
+    rows: list[dict[str, Any]],
+) -> None:
     for rnd in range(args.max_rounds):
         if sum(r["faults"] > 0 for r in rows) >= args.min_fault_runs:
             break
@@ -166,6 +158,34 @@ def main() -> int:
                         flush=True,
                     )
                     (root / "false_alarms.json").write_text(json.dumps(rows, indent=2) + "\n")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--min-fault-runs", type=int, default=100, help="rounds go on until this many fault runs")
+    ap.add_argument("--max-rounds", type=int, default=20)
+    ap.add_argument("--first-seed", type=int, default=100)
+    ap.add_argument("--versions", default="3.4.23,3.5.1")
+    ap.add_argument("--backends", default="process,docker")
+    ap.add_argument("--scenarios", help="comma-separated (default: all)")
+    ap.add_argument("--out", default="runs/false-alarms")
+    args = ap.parse_args()
+    names = [n.strip() for n in args.scenarios.split(",")] if args.scenarios else None
+    versions = [v.strip() for v in args.versions.split(",")]
+    backends = [b.strip() for b in args.backends.split(",")]
+    root = Path(args.out)
+    root.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    started = time.monotonic()
+    print(
+        f"{'version':8} {'backend':8} {'scenario':22} {'seed':>5} {'outcome':9} {'faults':>6} {'s':>5}  notes"
+    )
+    try:
+        run_rounds(args, names, versions, backends, root, rows)
+    except KeyboardInterrupt as exc:
+        print(f"\ninterrupted ({exc}); the runs so far:")
+        print_table(rows)
+        return exit_code(exc)
     print(f"\n{len(rows)} runs in {(time.monotonic() - started) / 60:.0f} min\n")
     print_table(rows)
     return 1 if any(r["outcome"] in ("VIOLATION", "unknown", "error") for r in rows) else 0
