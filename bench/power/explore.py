@@ -30,7 +30,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench.power.false_alarms import outcome_of
+from bench.power.false_alarms import notes_of, outcome_of
 from harness.runner import EXPLORE_DURATION, RunOptions, run
 from harness.signals import Interrupted, exit_code
 
@@ -156,14 +156,9 @@ def print_row(row: dict[str, Any]) -> None:
     shape = f"{cfg.get('members', '?')}m {cfg.get('profile', '?')} " + ",".join(
         f["fault"] for f in cfg.get("faults", [])
     )
-    notes = ",".join(row.get("known_bugs", []))
-    if row.get("note"):
-        notes = f"{notes} {row['note']}".strip()
-    if row.get("kept"):
-        notes += f" -> {row['kept']}"
     print(
         f"{row['version']:8} {row['seed']:>10} {row['outcome']:9} {row['faults']:>6} {row['seconds']:>5.0f}  "
-        f"{shape:40} {notes}",
+        f"{shape:40} {notes_of(row)}",
         flush=True,
     )
 

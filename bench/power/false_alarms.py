@@ -101,6 +101,16 @@ def one_run(name: str, version: str, backend: str, seed: int, out: Path) -> dict
     return row
 
 
+def notes_of(row: dict[str, Any]) -> str:
+    """Known bugs, the note, and where a kept run is, for one line of progress."""
+    notes = ",".join(row.get("known_bugs", []))
+    if row.get("note"):
+        notes = f"{notes} {row['note']}".strip()
+    if row.get("kept"):
+        notes += f" -> {row['kept']}"
+    return notes
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     cells: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
@@ -147,14 +157,9 @@ def run_rounds(
                     out = root / f"{name}-{version}-{backend}-seed{seed}"
                     row = one_run(name, version, backend, seed, out)
                     rows.append(row)
-                    notes = ",".join(row.get("known_bugs", []))
-                    if row.get("note"):
-                        notes = f"{notes} {row['note']}".strip()
-                    if row.get("kept"):
-                        notes += f" -> {row['kept']}"
                     print(
                         f"{version:8} {backend:8} {name:22} {seed:>5} {row['outcome']:9} {row['faults']:>6} "
-                        f"{row['seconds']:>5.0f}  {notes}",
+                        f"{row['seconds']:>5.0f}  {notes_of(row)}",
                         flush=True,
                     )
                     (root / "false_alarms.json").write_text(json.dumps(rows, indent=2) + "\n")

@@ -98,27 +98,26 @@ def key_gone_with_its_expired_lease(bad: bool) -> tuple[History, str]:
     return h.history(), "lost-write"
 
 
+def _gone_under_lease(asked: int, granted: int, absent_at: int) -> History:
+    """Key a put under a lease, read absent at ``absent_at``; the history goes on to 10 s."""
+    h = H()
+    grant = {"header": {"revision": 1}, "id": 5, "ttl": granted}
+    h.op({"kind": "lease_grant", "id": 5, "ttl": asked}, grant, 1, 2)
+    h.put("a", "1", 2, 3, 4, lease=5)
+    h.get("a", 3, [], absent_at, absent_at + 10, count=0)
+    h.put("b", "1", 4, 10 * S, 10 * S + 10)
+    return h.history()
+
+
 def key_gone_once_its_lease_may_have_expired(bad: bool) -> tuple[History, str]:
     """A key under a 5 s lease may vanish by expiry 5 s after the grant was called, not
-    sooner: read absent at 2 s (the history going on past the TTL) nothing explains it."""
-    h = H()
-    h.op({"kind": "lease_grant", "id": 5, "ttl": 5}, {"header": {"revision": 1}, "id": 5, "ttl": 5}, 1, 2)
-    h.put("a", "1", 2, 3, 4, lease=5)
-    at = 2 * S if bad else 6 * S
-    h.get("a", 3, [], at, at + 10, count=0)
-    h.put("b", "1", 4, 10 * S, 10 * S + 10)
-    return h.history(), "non-linearizable"
+    sooner: read absent at 2 s nothing explains it."""
+    return _gone_under_lease(5, 5, 2 * S if bad else 6 * S), "non-linearizable"
 
 
 def key_gone_once_its_raised_ttl_may_have_run_out(bad: bool) -> tuple[History, str]:
     """etcd raised the 1 s TTL asked for to its 3 s minimum: only the granted TTL counts."""
-    h = H()
-    h.op({"kind": "lease_grant", "id": 5, "ttl": 1}, {"header": {"revision": 1}, "id": 5, "ttl": 3}, 1, 2)
-    h.put("a", "1", 2, 3, 4, lease=5)
-    at = 2 * S if bad else 4 * S
-    h.get("a", 3, [], at, at + 10, count=0)
-    h.put("b", "1", 4, 10 * S, 10 * S + 10)
-    return h.history(), "non-linearizable"
+    return _gone_under_lease(1, 3, 2 * S if bad else 4 * S), "non-linearizable"
 
 
 def key_served_after_its_lease_revoke_was_acknowledged(bad: bool) -> tuple[History, str]:
