@@ -61,10 +61,12 @@ class CompactFault(Fault):
         hit = self.choose(cluster, rng, targets)
         via = hit[0]
         rev = max(1, cluster.status(via).revision - self.keep)
+        # Recorded before the request: one that times out may still be applied, and the
+        # checks read it as a compaction of unknown outcome only if they know its revision.
+        self.detail = {"revision": rev, "target": self.target}
         try:
             admin.compact(via.client_url, rev)
         except admin.AdminError as exc:
             if "compacted" not in str(exc):
                 raise
-        self.detail = {"revision": rev, "target": self.target}
         return hit
