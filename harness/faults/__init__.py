@@ -9,7 +9,7 @@ from harness.faults.delay import DelayFault
 from harness.faults.maintenance import CompactFault, DefragFault, ReplaceFault
 from harness.faults.network import LossFault, PartitionFault
 from harness.faults.process import KillFault, PauseFault
-from harness.faults.timed import CrashDuringFault
+from harness.faults.timed import CrashDuringFault, SnapshotLagFault
 
 FAULTS: dict[str, type[Fault]] = {
     f.name: f
@@ -23,6 +23,7 @@ FAULTS: dict[str, type[Fault]] = {
         DefragFault,
         CompactFault,
         CrashDuringFault,
+        SnapshotLagFault,
     )
 }
 
@@ -74,6 +75,7 @@ __all__ = [
     "PartitionFault",
     "PauseFault",
     "ReplaceFault",
+    "SnapshotLagFault",
     "Window",
     "make_fault",
     "parse_fault",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Sequence
+from typing import ClassVar
 
 from harness.cluster.base import Cluster, ClusterError, Member
 from harness.faults.base import Fault, FaultError
@@ -101,7 +102,7 @@ class PartitionFault(_NetworkFault):
     """
 
     name = "partition"
-    params_known = ("mode",)
+    params_known: ClassVar[tuple[str, ...]] = ("mode",)
 
     def __init__(self, target: str = "random", mode: str = "isolate"):
         if mode not in MODES:

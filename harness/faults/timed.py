@@ -1,4 +1,5 @@
-"""Faults timed to what etcd is doing: a crash while it compacts or defragments.
+"""Faults timed to what etcd is doing: a crash while it compacts or defragments, a
+partition held until the member can only catch up from a snapshot.
 
 A kill at a random moment rarely lands inside the few milliseconds a compaction or a
 defragmentation spends rewriting the backend; the recovery of exactly that state is
@@ -14,10 +15,12 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 from harness.cluster import admin
 from harness.cluster.base import Cluster, Member
 from harness.faults.base import Fault, FaultError
+from harness.faults.network import PartitionFault
 
 REQUESTS = ("compact", "defrag")
 
@@ -78,3 +81,53 @@ def _calling(send: Callable[[], None], errors: list[str]) -> Callable[[], None]:
             errors.append(str(exc)[:200] or type(exc).__name__)
 
     return call
+
+
+#: Entries a leader keeps after a snapshot for followers that lag (etcd's
+#: snapshotCatchUpEntries), and etcd's own --snapshot-count.
+CATCH_UP_ENTRIES = 5000
+DEFAULT_SNAPSHOT_COUNT = 100_000
+
+
+class SnapshotLagFault(PartitionFault):
+    """Isolate a member until the others' log has moved on by more than the leader keeps
+    for a follower (snapshot-count plus the catch-up entries), or ``max_s`` passed: healed,
+    it can only catch up from a snapshot, a recovery path of its own (watches restored
+    from a snapshot replayed old events, etcd-io/etcd#15271). ``reached`` in the record
+    says whether the lag got there."""
+
+    name = "partition-snapshot"
+    params_known: ClassVar[tuple[str, ...]] = ("mode", "max_s")
+
+    def __init__(self, target: str = "follower", max_s: float = 10.0, mode: str = "isolate"):
+        if mode != "isolate" or not 0 < max_s <= 60:
+            raise FaultError(f"partition-snapshot: isolate for at most (0, 60] s, not {mode} for {max_s}")
+        Fault.__init__(self, target, mode=mode, max_s=max_s)
+        self.mode, self.max_s = mode, max_s
+
+    def inject(
+        self, cluster: Cluster, rng: random.Random, targets: Sequence[Member] | None = None
+    ) -> list[Member]:
+        side = super().inject(cluster, rng, targets)
+        rest = [m for m in cluster.members if m not in side and m.state == "running"]
+        needed = (cluster.config.snapshot_count or DEFAULT_SNAPSHOT_COUNT) + CATCH_UP_ENTRIES
+        start = _raft_index(cluster, side)
+        lag, deadline = 0, time.monotonic() + self.max_s
+        while start is not None and time.monotonic() < deadline:
+            lag = max(0, (_raft_index(cluster, rest) or start) - start)
+            if lag > needed:
+                break
+            time.sleep(0.2)
+        self.detail.update(lag=lag, needed=needed, reached=lag > needed)
+        return side
+
+
+def _raft_index(cluster: Cluster, members: Sequence[Member]) -> int | None:
+    """The highest raft index among ``members`` that answer."""
+    found = []
+    for m in members:
+        try:
+            found.append(cluster.status(m, timeout=1.0).raft_index)
+        except admin.AdminError:
+            continue
+    return max(found) if found else None

@@ -13,6 +13,7 @@ timeout of at least five heartbeats), faults each member count can take.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -68,7 +69,7 @@ def configurations(flags: frozenset[str], duration: float) -> st.SearchStrategy[
         election = heartbeat * d(st.sampled_from([5, 10, 20]))
         profile = d(st.sampled_from(sorted(PROFILES)))
         lo = d(st.sampled_from([0.2, 0.5, 1.0, 2.0]))
-        return Scenario(
+        scn = Scenario(
             name=EXPLORE,
             description="drawn from the seed by `etcd-harness explore`",
             profile=profile,
@@ -89,8 +90,19 @@ def configurations(flags: frozenset[str], duration: float) -> st.SearchStrategy[
             lease_ttl=d(st.sampled_from([2, 5, 10, 7200])),
             fault_health_checks=d(st.sampled_from([True, True, True, False])),
         )
+        # What exploration learned to draw later is drawn last: a seed keeps the rest.
+        return dataclasses.replace(scn, faults=scn.faults + _snapshot_lag(d, scn))
 
     return build()
+
+
+def _snapshot_lag(d: Draw, scn: Scenario) -> tuple[FaultChoice, ...]:
+    """A member isolated until it can only catch up from a snapshot: only where the
+    snapshot count lets a run's writes get that far."""
+    if scn.members < 3 or scn.snapshot_count is None or scn.snapshot_count > 1000 or not d(st.booleans()):
+        return ()
+    max_s = d(st.sampled_from([5.0, 10.0]))
+    return (FaultChoice("partition-snapshot", ("follower", "leader"), 0.2, 0.5, (("max_s", max_s),)),)
 
 
 def _flags(d: Draw, supported: frozenset[str]) -> list[tuple[str, Any]]:

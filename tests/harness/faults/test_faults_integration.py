@@ -232,3 +232,45 @@ def test_crash_during_kills_while_the_request_runs_then_restarts(healthy: Cluste
     rev = admin.put(c.endpoints()[0], "crash-key", "after")
     wait_until(lambda: c.status(m).revision >= rev, 10, "the restarted member to catch up")
     assert_window(records, "crash-during", [m.name])
+
+
+def test_partition_snapshot_holds_until_the_member_needs_a_snapshot(
+    etcd_binary: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """With --snapshot-count 10 the leader keeps 5,010 entries for a lagging follower:
+    past that, the healed follower catches up from a snapshot (its log says so)."""
+    import threading
+
+    from harness.client.etcd import EtcdClient
+    from harness.cluster import make_cluster
+    from harness.cluster.base import ClusterConfig
+    from tests.common.backends import require_backend
+
+    require_backend("process")
+    out = tmp_path_factory.mktemp("snapshot-lag")
+    with make_cluster("process", 3, etcd_binary, out, config=ClusterConfig(size=3, snapshot_count=10)) as c:
+        inj, records = injector(c)
+        stop = threading.Event()
+        leader = c.wait_leader(10)
+
+        def write() -> None:
+            with EtcdClient(leader.client_url, timeout=5.0) as client:
+                for i in range(20_000):
+                    if stop.is_set():
+                        return
+                    client.put(f"lag/{i % 50}".encode(), str(i).encode())
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        try:
+            w = inj.start(make_fault("partition-snapshot", target="follower", max_s=40), targets=None)
+        finally:
+            stop.set()
+            writer.join(timeout=10)
+        start = fault_records(records)[0]
+        assert start.detail["reached"] and start.detail["lag"] > start.detail["needed"] == 5010, start.detail
+        (m,) = w.fault.targets
+        inj.heal(w)
+        rev = admin.put(leader.client_url, "lag/after", "x")
+        wait_until(lambda: c.status(m).revision >= rev, 20, "the isolated member to catch up")
+        assert "applied incoming Raft snapshot" in c.logs(m)

@@ -57,6 +57,7 @@ def test_registry_names() -> None:
         "kill",
         "loss",
         "partition",
+        "partition-snapshot",
         "pause",
         "replace",
     ]

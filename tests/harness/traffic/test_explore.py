@@ -42,6 +42,7 @@ def test_seeds_spread_over_sizes_profiles_faults_and_flags(drawn: list) -> None:
         "defrag",
         "compact",
         "crash-during",
+        "partition-snapshot",
     }
     assert any(len({f.name for f in s.faults}) >= 3 for s in drawn), "schedules compose fault kinds"
     flags = {a.partition("=")[0] for s in drawn for a in s.etcd_args}
