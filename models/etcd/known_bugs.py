@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from models.anomaly import Anomaly
+from models.etcd.synthetic import fault_compactions
 from models.history import History
 
 Version = tuple[int, int, int]
@@ -58,7 +59,9 @@ def _watch_request_time(history: History, watch: int | None) -> int | None:
 
 
 def _compactions_at(history: History, revision: int, before: int) -> bool:
-    for op in history.ops:
+    """A compaction to ``revision`` called before ``before``: an operation of the history,
+    or one a fault made (a compact fault, a crash timed to a compaction)."""
+    for op in [*history.ops, *fault_compactions(history.faults)]:
         if op.input.get("kind") != "compact" or op.status == "fail" or op.call > before:
             continue
         if isinstance(op.output, dict) and op.output.get("error"):

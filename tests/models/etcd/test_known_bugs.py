@@ -114,3 +114,18 @@ def test_a_write_lost_after_a_crash_around_defrag_is_etcd_14685(
     v = check_history(_versioned(lost_write_after_crash(request_kind), version))
     assert "lost-write" in v.kinds(), v.summary()
     assert v.known_bugs() == (["etcd-io/etcd#14685"] if known else [])
+
+
+def test_a_tombstone_compacted_by_a_fault_is_etcd_18089_too() -> None:
+    """The compaction at the deletion's revision may come from a fault (found by explore
+    on 3.5.0: a crash timed to a compaction at 3233, then a watch from 3233)."""
+    h = tombstone_compacted(delete=True)
+    h.ops = [o for o in h.ops if o.input["kind"] != "compact"]
+    detail = {"request": "compact", "compact_revision": 4, "after_ms": 50.0}
+    h.faults = [
+        FaultRecord(id=1, phase="start", kind="crash-during", time=63, targets=["m2"], detail=detail),
+        FaultRecord(id=1, phase="end", kind="crash-during", time=64, targets=["m2"], detail=detail),
+    ]
+    v = check_history(_versioned(h, "3.5.0"))
+    assert v.kinds() == {"watch-bad-start"}, v.summary()
+    assert v.known_bugs() == ["etcd-io/etcd#18089"]
