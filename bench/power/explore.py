@@ -166,7 +166,7 @@ def print_row(row: dict[str, Any]) -> None:
 def print_table(builds: list[Build]) -> None:
     head = (
         f"{'build':8} {'min':>5} {'runs':>4} {'fault runs':>10} {'faults':>6} {'ok':>4} {'known-bug':>9} "
-        f"{'unknown':>7} {'error':>5} {'unexplained':>11} {'signatures':>10}  known bugs (first find)"
+        f"{'violation':>9} {'unknown':>7} {'error':>5} {'unexplained':>11} {'signatures':>10}  known bugs (first find)"
     )
     print(head)
     print("-" * len(head))
@@ -178,7 +178,7 @@ def print_table(builds: list[Build]) -> None:
         )
         print(
             f"{b.version:8} {minutes:>5.1f} {len(b.rows):>4} {sum(r['faults'] > 0 for r in b.rows):>10} "
-            f"{sum(r['faults'] for r in b.rows):>6} {c['ok']:>4} {c['known-bug']:>9} {c['unknown']:>7} "
+            f"{sum(r['faults'] for r in b.rows):>6} {c['ok']:>4} {c['known-bug']:>9} {c['VIOLATION']:>9} {c['unknown']:>7} "
             f"{c['error']:>5} {sum(r['unexplained'] for r in b.rows):>11} {len(b.signatures):>10}  "
             + (finds or "-")
         )
