@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from models.anomaly import Anomaly
 from models.etcd.synthetic import fault_compactions
-from models.history import History
+from models.history import History, OpRecord
+from models.operation import Operation
 
 Version = tuple[int, int, int]
 
@@ -61,7 +62,8 @@ def _watch_request_time(history: History, watch: int | None) -> int | None:
 def _compactions_at(history: History, revision: int, before: int) -> bool:
     """A compaction to ``revision`` called before ``before``: an operation of the history,
     or one a fault made (a compact fault, a crash timed to a compaction)."""
-    for op in [*history.ops, *fault_compactions(history.faults)]:
+    calls: list[OpRecord | Operation] = [*history.ops, *fault_compactions(history.faults)]
+    for op in calls:
         if op.input.get("kind") != "compact" or op.status == "fail" or op.call > before:
             continue
         if isinstance(op.output, dict) and op.output.get("error"):
