@@ -44,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with interruptible():
             return int(args.func(args) or 0)
     except HarnessError as exc:
-        print(f"etcd-harness: error: {exc}", file=sys.stderr)
+        # One line, whatever the message quotes (a parser's excerpt may hold newlines).
+        print(f"etcd-harness: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
         print(f"etcd-harness: interrupted ({exc})", file=sys.stderr)

@@ -11,7 +11,8 @@ class HistoryError(HarnessError):
     def __init__(self, path: str, line: int | None, reason: str):
         self.path = path
         self.line = line
-        self.reason = reason
+        # One line, whatever the reason quotes (a parser's excerpt may hold newlines).
+        self.reason = reason = " ".join(reason.split())
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"{where}: {reason}")
 

@@ -205,3 +205,14 @@ def test_cut_refuses_its_input_and_a_missing_directory(
     assert h.read_bytes() == before
     code, line = one_line(capsys, ["cut", str(h), "-o", str(tmp_path / "no" / "h.xz"), "--until", "1"])
     assert code == 2 and f"cannot write {tmp_path / 'no' / 'h.xz'}: no directory" in line
+
+
+def test_a_parser_excerpt_with_newlines_is_still_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the byte-mutation fuzzer: the EDN lexer quotes the input around the bad
+    character, newlines included."""
+    p = tmp_path / "h.edn"
+    p.write_text('[type":"a","b":1}\n{"c":2}\n')
+    code, line = one_line(capsys, ["check", str(p)])
+    assert code == 2 and "not valid EDN: Illegal character" in line, line
