@@ -117,7 +117,10 @@ def record(build: Build, row: dict[str, Any]) -> None:
         shutil.rmtree(row["dir"], ignore_errors=True)
 
 
-def run_build(build: Build, args: argparse.Namespace, root: Path, seeds: random.Random) -> None:
+def run_build(
+    build: Build, builds: list[Build], args: argparse.Namespace, root: Path, seeds: random.Random
+) -> None:
+    """Runs on ``build`` until its minutes are up; ``builds`` (all so far) go to explore.json."""
     version = build.version
     deadline = build.started + args.minutes * 60
     with Progress(
@@ -143,7 +146,7 @@ def run_build(build: Build, args: argparse.Namespace, root: Path, seeds: random.
                 info=f"{len(build.rows)} runs, known bugs {len(build.first_find)}, unexplained "
                 f"{sum(r['unexplained'] for r in build.rows)}, {dict(c)}",
             )
-            (root / "explore.json").write_text(json.dumps(rows_of(args.builds), indent=2) + "\n")
+            (root / "explore.json").write_text(json.dumps(rows_of(builds), indent=2) + "\n")
     build.ended = time.monotonic()
 
 
@@ -204,19 +207,19 @@ def main() -> int:
     print(f"seed sequence from {first}; {args.minutes:g} min per build, {args.duration:g} s runs")
     print(f"{'build':8} {'seed':>10} {'outcome':9} {'faults':>6} {'s':>5}  {'configuration':40} notes")
     seeds = random.Random(first)
-    args.builds = []
+    builds: list[Build] = []
     try:
         for version in (v.strip() for v in args.versions.split(",")):
-            args.builds.append(Build(version))
-            run_build(args.builds[-1], args, root, seeds)
+            builds.append(Build(version))
+            run_build(builds[-1], builds, args, root, seeds)
     except KeyboardInterrupt as exc:
-        args.builds[-1].ended = time.monotonic()
+        builds[-1].ended = time.monotonic()
         print(f"\ninterrupted ({exc}); the runs so far:")
-        print_table(args.builds)
+        print_table(builds)
         return exit_code(exc)
     print()
-    print_table(args.builds)
-    return 1 if any(r["outcome"] in ("VIOLATION", "error") for r in rows_of(args.builds)) else 0
+    print_table(builds)
+    return 1 if any(r["outcome"] in ("VIOLATION", "error") for r in rows_of(builds)) else 0
 
 
 if __name__ == "__main__":

@@ -21,11 +21,14 @@ from harness.cluster import admin
 from harness.cluster.base import Cluster, Member
 from harness.faults.base import Fault, FaultError
 from harness.faults.network import PartitionFault
+from harness.faults.process import KillFault
 
 REQUESTS = ("compact", "defrag")
 
 
-class CrashDuringFault(Fault):
+class CrashDuringFault(KillFault):
+    """A kill timed to a request; healed like any kill, by a restart on its data."""
+
     name = "crash-during"
     params_known = ("request", "max_after_ms", "keep")
 
@@ -66,11 +69,6 @@ class CrashDuringFault(Fault):
         # Read as a compaction of unknown outcome from this time on (models/etcd/synthetic.py).
         self.detail["compact_revision"] = rev
         return lambda: admin.compact(url, rev, physical=True, timeout=10.0)
-
-    def heal(self, cluster: Cluster) -> None:
-        for m in self.targets:
-            if m.state == "killed":
-                cluster.restart(m)
 
 
 def _calling(send: Callable[[], None], errors: list[str]) -> Callable[[], None]:
@@ -124,10 +122,6 @@ class SnapshotLagFault(PartitionFault):
 
 def _raft_index(cluster: Cluster, members: Sequence[Member]) -> int | None:
     """The highest raft index among ``members`` that answer."""
-    found = []
-    for m in members:
-        try:
-            found.append(cluster.status(m, timeout=1.0).raft_index)
-        except admin.AdminError:
-            continue
-    return max(found) if found else None
+    names = {m.name for m in members}
+    found = [s.raft_index for name, s in cluster.statuses().items() if s is not None and name in names]
+    return max(found, default=None)

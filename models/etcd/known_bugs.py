@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from models.anomaly import Anomaly
 from models.etcd.synthetic import fault_compactions
-from models.history import History, OpRecord
+from models.history import History, OpRecord, WatchRecord
 from models.operation import Operation
 
 Version = tuple[int, int, int]
@@ -52,11 +52,8 @@ class KnownBug:
         return f"https://github.com/{repo}/issues/{num}"
 
 
-def _watch_request_time(history: History, watch: int | None) -> int | None:
-    for rec in history.watches:
-        if rec.watch == watch and rec.event == "request":
-            return rec.time
-    return None
+def _watch_request(history: History, watch: int | None) -> WatchRecord | None:
+    return next((r for r in history.watches if r.watch == watch and r.event == "request"), None)
 
 
 def _compactions_at(history: History, revision: int, before: int) -> bool:
@@ -81,7 +78,8 @@ def _tombstone_at_compaction(a: Anomaly, history: History, _all: Sequence[Anomal
     r = a.details.get("revision")
     if r is None or a.details.get("start") != r:
         return False
-    t = _watch_request_time(history, a.watch)
+    req = _watch_request(history, a.watch)
+    t = req.time if req is not None else None
     return t is not None and _compactions_at(history, int(r), t)
 
 
@@ -125,8 +123,8 @@ def _inconsistency(a: Anomaly, history: History, anomalies: Sequence[Anomaly]) -
         return True
     if not a.kind.startswith("watch-") or a.watch is None:
         return False
-    member = next((r.member for r in history.watches if r.watch == a.watch and r.event == "request"), None)
-    return member is not None and member in _inconsistent_members(anomalies)
+    req = _watch_request(history, a.watch)
+    return req is not None and req.member is not None and req.member in _inconsistent_members(anomalies)
 
 
 def _crash_around_defrag(a: Anomaly, history: History, anomalies: Sequence[Anomaly]) -> bool:
