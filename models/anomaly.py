@@ -24,6 +24,7 @@ KINDS = (
     "watch-progress",
     "watch-stalled",
     "stale-read",
+    "lease-overlived",
     "divergence",
 )
 

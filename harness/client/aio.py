@@ -29,6 +29,9 @@ from models.operation import Request
 class AsyncEtcdClient:
     """An asyncio client for the member at ``endpoint``; create it inside the loop."""
 
+    #: Streams are driven with ``async for`` (see :func:`harness.client.ops.prepare`).
+    asynchronous = True
+
     def __init__(
         self, endpoint: str, *, timeout: float = 5.0, options: Sequence[tuple[str, Any]] | None = None
     ):

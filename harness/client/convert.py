@@ -171,6 +171,13 @@ def lease_grant_output(r: pb.LeaseGrantResponse) -> dict[str, Any]:
     return {"header": header(r.header), "id": r.ID, "ttl": r.TTL}
 
 
+def lease_keepalive_output(r: pb.LeaseKeepAliveResponse) -> dict[str, Any]:
+    """etcd answers a keepalive for a lease it does not hold with a TTL of 0, not an error."""
+    if r.TTL <= 0:
+        return {"error": "lease_not_found"}
+    return {"header": header(r.header), "id": r.ID, "ttl": r.TTL}
+
+
 def header_output(r: Any) -> dict[str, Any]:
     """Output of lease_revoke, compact and defragment: the header alone."""
     return {"header": header(r.header)}

@@ -7,6 +7,7 @@ and converts the response straight back, with no intermediate objects.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from harness.client import convert
@@ -51,12 +52,37 @@ def _prepare(client: Any, op: Request) -> tuple[Any, Any, Callable[[Any], dict[s
         return client.lease.LeaseGrant, pb.LeaseGrantRequest(ID=op["id"], TTL=op["ttl"]), _lease_grant_output
     if kind == "lease_revoke":
         return client.lease.LeaseRevoke, pb.LeaseRevokeRequest(ID=op["id"]), convert.header_output
+    if kind == "lease_keepalive":
+        method = _keepalive_async if getattr(client, "asynchronous", False) else _keepalive_sync
+        return (
+            partial(method, client.lease.LeaseKeepAlive),
+            pb.LeaseKeepAliveRequest(ID=op["id"]),
+            convert.lease_keepalive_output,
+        )
     if kind == "compact":
         req = pb.CompactionRequest(revision=op["revision"], physical=bool(op.get("physical")))
         return client.kv.Compact, req, convert.header_output
     if kind == "defragment":
         return client.maintenance.Defragment, pb.DefragmentRequest(), convert.header_output
     raise InvalidOperation(f"unknown operation kind {kind!r}")
+
+
+def _keepalive_sync(stream: Any, request: Any, timeout: float | None = None) -> Any:
+    """One renewal on a stream of its own: the harness renews rarely, and a fresh stream
+    keeps one renewal's outcome apart from the next."""
+    for resp in stream(iter([request]), timeout=timeout):
+        return resp
+    raise EtcdError("UNKNOWN", "keep-alive stream closed without a response")
+
+
+async def _keepalive_async(stream: Any, request: Any, timeout: float | None = None) -> Any:
+    call = stream(iter([request]), timeout=timeout)
+    try:
+        async for resp in call:
+            return resp
+    finally:
+        call.cancel()
+    raise EtcdError("UNKNOWN", "keep-alive stream closed without a response")
 
 
 def _lease_grant_output(resp: pb.LeaseGrantResponse) -> dict[str, Any]:

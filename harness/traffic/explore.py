@@ -19,7 +19,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from harness.traffic.ops import EXTENDED
+from harness.traffic.ops import EXTENDED, RENEWALS
 from harness.traffic.plan import PROFILES, draw
 from scenarios.base import FaultChoice, Scenario
 
@@ -91,7 +91,8 @@ def configurations(flags: frozenset[str], duration: float) -> st.SearchStrategy[
             fault_health_checks=d(st.sampled_from([True, True, True, False])),
         )
         # What exploration learned to draw later is drawn last: a seed keeps the rest.
-        return dataclasses.replace(scn, faults=scn.faults + _snapshot_lag(d, scn))
+        scn = dataclasses.replace(scn, faults=scn.faults + _snapshot_lag(d, scn))
+        return dataclasses.replace(scn, qps=_load_for(scn), op_mix=scn.op_mix + _later_kinds(d, scn))
 
     return build()
 
@@ -101,8 +102,22 @@ def _snapshot_lag(d: Draw, scn: Scenario) -> tuple[FaultChoice, ...]:
     snapshot count lets a run's writes get that far."""
     if scn.members < 3 or scn.snapshot_count is None or scn.snapshot_count > 1000 or not d(st.booleans()):
         return ()
-    max_s = d(st.sampled_from([5.0, 10.0]))
+    max_s = d(st.sampled_from([10.0, 15.0]))
     return (FaultChoice("partition-snapshot", ("follower", "leader"), 0.2, 0.5, (("max_s", max_s),)),)
+
+
+def _load_for(scn: Scenario) -> float | None:
+    """Unthrottled traffic where a member must fall more than etcd's 5000 catch-up
+    entries behind within a run: no throttled mix gets there in 15 s."""
+    return None if any(f.name == "partition-snapshot" for f in scn.faults) else scn.qps
+
+
+def _later_kinds(d: Draw, scn: Scenario) -> tuple[tuple[str, int], ...]:
+    """Kinds exploration learned after its first draws: keepalives where leases are held."""
+    if not any(k == "lease-put" for k, _ in scn.op_mix):
+        return ()
+    weights = {kind: d(st.sampled_from([0, 1, 3, 10])) for kind in RENEWALS}
+    return tuple((k, w) for k, w in weights.items() if w)
 
 
 def _flags(d: Draw, supported: frozenset[str]) -> list[tuple[str, Any]]:

@@ -153,6 +153,10 @@ def build(
         if st.lease == 0:
             return range_op(key)
         return {"kind": "lease_revoke", "id": st.lease}
+    if kind == "lease-keepalive":
+        if st.lease == 0:
+            return range_op(key)
+        return {"kind": "lease_keepalive", "id": st.lease}
     if kind == "compact":
         rev = st.revision - 200
         if rev <= 1:
@@ -162,8 +166,9 @@ def build(
 
 
 #: Kinds no named scenario uses: revision-pinned and counting reads, range deletes,
-#: multi-key and nested txns, lease compares. Exploration draws them.
+#: multi-key and nested txns, lease compares, lease renewals. Exploration draws them.
 EXTENDED = ("range-at", "range-count", "range-keys", "delete-range", "txn-multi", "txn-lease")
+RENEWALS = ("lease-keepalive",)
 
 
 def _extended(
@@ -215,7 +220,7 @@ def after(op: Request, status: str, output: Any, st: ClientState) -> None:
         st.lease = op["id"] if status == "ok" and isinstance(output, dict) and "error" not in output else 0
     elif (
         kind == "lease_revoke"
-        or kind == "put"
+        or kind in ("put", "lease_keepalive")
         and isinstance(output, dict)
         and output.get("error") == "lease_not_found"
     ):

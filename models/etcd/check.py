@@ -6,6 +6,7 @@
    once more with the linearizable responses alone, so that the watch and stale-read
    checks can name what breaks;
 3. on the order found: watches (:mod:`.watch`) and serializable reads (:mod:`.stale_reads`);
+   and, order-free, keys that outlive their lease (:mod:`.lease_lifetime`);
 4. convergence of the members (:mod:`.convergence`);
 5. each anomaly a known bug of the history's etcd versions explains is named
    (:mod:`.known_bugs`).
@@ -23,6 +24,7 @@ from typing import Any
 from models.anomaly import Anomaly
 from models.etcd.convergence import check_convergence
 from models.etcd.known_bugs import explain_known
+from models.etcd.lease_lifetime import check_lease_lifetimes
 from models.etcd.lost_writes import check_lost_writes
 from models.etcd.observations import Observations
 from models.etcd.revisions import RevisionResult, check_revisions
@@ -50,6 +52,7 @@ def check_history(history: History, timeout: float | None = None) -> Verdict:
         lin, strict_failure = _linearizable(ops, obs, timeout)
         anomalies += lin.anomalies
         anomalies += _on_the_order(history, ops, lin)
+        anomalies += check_lease_lifetimes(ops, history.faults)
         last_return = max((op.ret or op.call for op in ops), default=0)
         anomalies += check_convergence(
             history.statuses, quiescent_after=last_return if history.finished else NEVER

@@ -127,6 +127,11 @@ def apply(view: View, req: dict[str, Any]) -> Result:
             deleted: list[tuple[str, KV | None]] = [(k, None) for k in view.lease_keys(lease)]
             rev = view.revision + (1 if deleted else 0)
             return Result({"header": _header(rev)}, deleted, revoke=lease)
+        if kind == "lease_keepalive":
+            lease = int(req["id"])
+            if not view.lease_exists(lease):
+                raise _Error("lease_not_found")
+            return Result({"header": _header(view.revision), "id": lease})
         if kind == "compact":
             rev = int(req["revision"])
             if rev <= view.compact_revision:
@@ -321,6 +326,9 @@ def canonical(req: dict[str, Any], output: Any, *, sub: bool = False) -> tuple[A
         return ("txn", rev, ok, tuple(canonical(b, r, sub=True) for b, r in zip(branch, resps, strict=True)))
     if kind == "lease_grant":
         return ("lease_grant", rev, output.get("id"))
+    if kind == "lease_keepalive":
+        # Answered by the leader with the header of the member asked: only existence counts.
+        return ("lease_keepalive",)
     if kind == "defragment":
         return ("defragment",)
     return (kind, rev)

@@ -82,6 +82,13 @@ class LeaseRevoke(msgspec.Struct, tag="lease_revoke", **_REQ):  # type: ignore[c
     id: Int64
 
 
+class LeaseKeepAlive(msgspec.Struct, tag="lease_keepalive", **_REQ):  # type: ignore[call-arg]
+    """One renewal: etcd answers a lease it does not hold with a TTL of 0, recorded as
+    ``lease_not_found``."""
+
+    id: Int64
+
+
 class Compact(msgspec.Struct, tag="compact", **_REQ):  # type: ignore[call-arg]
     revision: NonNegative
     physical: bool = False
@@ -174,6 +181,12 @@ class LeaseGrantOut(msgspec.Struct):
     ttl: Int64 | None = None
 
 
+class LeaseKeepAliveOut(msgspec.Struct):
+    header: Header | None = None
+    id: Int64 = 0
+    ttl: Int64 = 0
+
+
 class HeaderOnly(msgspec.Struct):
     header: Header
 
@@ -185,6 +198,7 @@ SCHEMAS: dict[str, OpSchema] = {
     "txn": OpSchema(Txn, TxnOut, ModelError),
     "lease_grant": OpSchema(LeaseGrant, LeaseGrantOut, ModelError),
     "lease_revoke": OpSchema(LeaseRevoke, HeaderOnly, ModelError),
+    "lease_keepalive": OpSchema(LeaseKeepAlive, LeaseKeepAliveOut, ModelError),
     "compact": OpSchema(Compact, HeaderOnly, ModelError),
     "defragment": OpSchema(Defragment, HeaderOnly, ModelError),
 }

@@ -8,13 +8,15 @@ required. It is callable only once the TTL has passed since the grant was called
 starts a lease's clock when it applies the grant, after the call, and a new leader only
 extends the clocks, so a key that vanishes sooner was not taken by an expiry. (The TTL
 counted is the larger of the one asked for and the one granted: etcd raises a TTL below
-its minimum, never lowers one.)
+its minimum, never lowers one.) A keepalive the leader answered renewed the lease after
+it was called, so the clock counts from the last one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from models.etcd.lease_lifetime import ttl_of
 from models.history import FaultRecord
 from models.operation import Operation
 
@@ -22,21 +24,24 @@ NS = 1_000_000_000
 
 
 def lease_expiries(ops: Sequence[Operation]) -> list[Operation]:
-    """Synthetic unknown revokes for leases whose TTL may run out within the history."""
+    """Synthetic unknown revokes for leases whose TTL may run out within the history,
+    callable once the TTL has passed since the last acknowledged refresh was called."""
     if not ops:
         return []
     end = max(max(op.call, op.ret or 0) for op in ops)
+    refreshed = _refreshes(ops)
     out: list[Operation] = []
     for op in ops:
         if op.input.get("kind") != "lease_grant" or op.status == "fail":
             continue
-        ttl = _ttl_lower_bound(op)
-        if ttl is None or op.call + ttl * NS < end:
+        ttl = ttl_of(op)
+        since = max(op.call, refreshed.get(int(op.input["id"]), 0))
+        if ttl is None or since + ttl * NS < end:
             out.append(
                 Operation(
                     id=-1 - len(out),
                     client=-1,
-                    call=op.call + (ttl or 0) * NS,
+                    call=since + (ttl or 0) * NS,
                     ret=None,
                     input={"kind": "lease_revoke", "id": op.input["id"], "expiry": True},
                     status="unknown",
@@ -45,11 +50,20 @@ def lease_expiries(ops: Sequence[Operation]) -> list[Operation]:
     return out
 
 
-def _ttl_lower_bound(grant: Operation) -> int | None:
-    asked = grant.input.get("ttl")
-    granted = grant.output.get("ttl") if grant.status == "ok" and isinstance(grant.output, dict) else None
-    known = [int(t) for t in (asked, granted) if isinstance(t, int) and not isinstance(t, bool)]
-    return max(known) if known else None
+def _refreshes(ops: Sequence[Operation]) -> dict[int, int]:
+    """Per lease, the call of its last acknowledged keepalive: the leader renewed it at
+    some time after that, so it cannot have expired within a TTL of it."""
+    out: dict[int, int] = {}
+    for op in ops:
+        if (
+            op.input.get("kind") == "lease_keepalive"
+            and op.status == "ok"
+            and isinstance(op.output, dict)
+            and not op.output.get("error")
+        ):
+            lease = int(op.input["id"])
+            out[lease] = max(out.get(lease, 0), op.call)
+    return out
 
 
 def fault_compactions(faults: Sequence[FaultRecord]) -> list[Operation]:

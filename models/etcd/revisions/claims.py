@@ -46,6 +46,11 @@ class Claims:
         return len(self.fixed) + len(self.unknown) + sum(len(v) for v in self.revokes.values())
 
 
+#: Acknowledged kinds not placed at a revision: a defragment answers from one member, and
+#: a keepalive with the header of the member asked, which may lag (checked in leases).
+UNPLACED = frozenset({"defragment", "lease_keepalive"})
+
+
 def claim(ops: Sequence[Operation], extra_revisions: Iterable[int] = ()) -> tuple[Claims, list[Anomaly]]:
     """The claims of ``ops``, and the anomalies no order can explain (a revision claimed
     twice, below 2, a header missing, a revision beyond what the writes can reach)."""
@@ -58,7 +63,7 @@ def claim(ops: Sequence[Operation], extra_revisions: Iterable[int] = ()) -> tupl
         elif op.status == "unknown":
             if kind in WRITE_KINDS:
                 c.unknown.append(op)
-        elif op.status == "ok" and kind != "defragment" and not is_serializable_read(op.input):
+        elif op.status == "ok" and kind not in UNPLACED and not is_serializable_read(op.input):
             anomalies.extend(_claim_one(c, op))
     c.highest_header = c.max_revision
     for r in extra_revisions:

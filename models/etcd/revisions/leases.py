@@ -2,13 +2,14 @@
 
 A put under a lease must come after a grant of it and before any revoke; a lease is
 revoked successfully at most as often as it was granted, and only after a grant; a
-``lease_not_found`` needs a revoke (or expiry) that could have come first, or no grant
-finished before it. One-sided: only what no order can explain is flagged.
+``lease_not_found`` (a keepalive's too) needs a revoke (or expiry) that could have come
+first, or no grant finished before it; a keepalive does not renew a lease whose revoke
+was acknowledged before it. One-sided: only what no order can explain is flagged.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 from models.anomaly import Anomaly
@@ -31,6 +32,7 @@ def check_leases(
     out = _puts_under_leases(claims, grants, revoked_at, changes_at, hi)
     out += _revokes(grants, revokes)
     out += _not_found(ops, grants, revokes)
+    out += _renewed_after_revoke(ops, revokes)
     return out
 
 
@@ -144,7 +146,7 @@ def _not_found(
         ):
             continue
         kind = op.input.get("kind")
-        leases = [int(op.input["id"])] if kind == "lease_revoke" else leases_of(op.input)
+        leases = [int(op.input["id"])] if kind in ("lease_revoke", "lease_keepalive") else leases_of(op.input)
         explained = False
         for lease in leases:
             done = [g for g in grants.get(lease, ()) if g.status == "ok" and g.effective_return < op.call]
@@ -160,6 +162,41 @@ def _not_found(
                     f"op {op.id} got lease_not_found though the lease was granted before it and never revoked: "
                     f"{describe(op.input, op.output)}",
                     [op.id],
+                )
+            )
+    return out
+
+
+#: How long after an acknowledged revoke a keepalive may still find the lease: the
+#: leader answers only after applying what was committed before the call, but a new
+#: leader learns the commit index with its first entry.
+RENEW_AFTER_REVOKE_S = 2.0
+
+
+def _renewed_after_revoke(ops: Sequence[Operation], revokes: dict[int, list[Operation]]) -> list[Anomaly]:
+    """A keepalive that renewed a lease called well after its revoke was acknowledged
+    (lease ids are never granted twice in our traffic; a second grant is not judged)."""
+    done: dict[int, Operation] = {}
+    for lease, lst in revokes.items():
+        acked = [op for op in lst if op.status == "ok" and not _error(op) and op.ret is not None]
+        if acked:
+            done[lease] = min(acked, key=lambda op: op.ret or 0)
+    grants = Counter(int(op.input["id"]) for op in ops if op.input.get("kind") == "lease_grant")
+    out: list[Anomaly] = []
+    for op in ops:
+        if op.input.get("kind") != "lease_keepalive" or op.status != "ok" or _error(op):
+            continue
+        lease = int(op.input["id"])
+        revoke = done.get(lease)
+        if revoke is None or grants[lease] > 1:
+            continue
+        if op.call > (revoke.ret or 0) + RENEW_AFTER_REVOKE_S * 1_000_000_000:
+            out.append(
+                Anomaly(
+                    "non-linearizable",
+                    f"op {op.id} renewed lease {lease} after op {revoke.id} revoked it "
+                    f"({(op.call - (revoke.ret or 0)) / 1e9:.1f} s after the revoke was acknowledged)",
+                    [revoke.id, op.id],
                 )
             )
     return out

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from harness.client import EtcdClient, EtcdError, execute
-from harness.client.aio import AsyncEtcdClient, AsyncRecorder
+from harness.client.aio import AsyncEtcdClient, AsyncRecorder, aexecute
 from harness.client.recorder import Clock, Counter, Recorder
 from harness.client.watch import WatchMessage
 from harness.history.jsonl import HistoryWriter, read_history
-from models.history import Header
+from models.history import Header, OpRecord
 from tests.common.local_etcd import LocalEtcd
 
 pytestmark = pytest.mark.integration
@@ -174,6 +174,46 @@ def test_leases(etcd: LocalEtcd, tmp_path: Path) -> None:
     with etcd.client() as c:
         assert rng(c, p + "b")["kvs"] == []
     writer.close()
+
+
+def test_keepalive_renews_and_an_expired_lease_checks_ok(own_etcd: LocalEtcd, tmp_path: Path) -> None:
+    """A 2 s lease kept alive past its TTL, then left to expire: the keys go with it, the
+    keepalive after that finds no lease, and the whole history checks ok (expiry is
+    allowed once the TTL ran out since the last renewal, required 8 s later)."""
+    p = prefix()
+    lease_id = 0x2000 + next(_unique)
+    path = tmp_path / "h.jsonl"
+    rec, writer = recorder(own_etcd, path)
+    assert rec.execute({"kind": "lease_grant", "id": lease_id, "ttl": 2}).status == "ok"
+    assert rec.execute({"kind": "put", "key": p + "a", "value": "x", "lease": lease_id}).status == "ok"
+    for _ in range(3):
+        time.sleep(1.0)
+        renewed = rec.execute({"kind": "lease_keepalive", "id": lease_id})
+        assert renewed.status == "ok" and renewed.output["ttl"] == 2
+    assert rec.execute({"kind": "range", "key": p + "a"}).output["count"] == 1
+
+    async def renew_async() -> dict[str, Any]:
+        async with AsyncEtcdClient(own_etcd.endpoint) as c:
+            return await aexecute(c, {"kind": "lease_keepalive", "id": lease_id}, 5)
+
+    assert asyncio.run(renew_async())["ttl"] == 2
+    _wait(lambda: rec.execute({"kind": "range", "key": p + "a"}).output["count"] == 0, seconds=15)
+    gone = rec.execute({"kind": "lease_keepalive", "id": lease_id})
+    assert (gone.status, gone.output) == ("ok", {"error": "lease_not_found"})
+    writer.close()
+    from models.etcd import check_history
+
+    hist = read_history(str(path))
+    # The fixture's readiness put made revision 2 before the history began.
+    ready = {"kind": "put", "key": "__ready", "value": "1", "lease": 0, "prev_kv": False}
+    hist.ops.insert(
+        0,
+        OpRecord(
+            id=1 << 20, client=99, call=0, input=ready, status="ok", ret=1, output={"header": {"revision": 2}}
+        ),
+    )
+    v = check_history(hist)
+    assert v.verdict == "ok", v.summary()
 
 
 def _collect(it: Any, out: list[WatchMessage], until: Any) -> threading.Thread:
