@@ -19,9 +19,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+__all__ = ["EtcdModel", "describe"]
+
+from models.etcd.describe import describe, kv_text
 from models.etcd.requests import apply, canonical, is_serializable_read
 from models.etcd.schema import SCHEMAS, validate_watch_message
-from models.etcd.state import FrozenState
+from models.etcd.state import FrozenState, kv_to_dict
 from models.history import History
 from models.model import BaseModel
 from models.operation import Operation
@@ -79,39 +82,7 @@ class EtcdModel(BaseModel):
         return describe(input, output)
 
     def describe_state(self, state: FrozenState) -> str:
-        kvs = ", ".join(f"{kv.key}={kv.value}@{kv.mod_revision}" for kv in state.range("", "\x00", 0))
+        kvs = ", ".join(kv_text(kv_to_dict(kv)) for kv in state.range("", "\x00", 0))
         return (
             f"rev={state.revision} compact={state.compact_revision} {{{kvs}}} leases={sorted(state.leases)}"
         )
-
-
-def describe(input: Any, output: Any) -> str:
-    """One line for reports: the request, then the answer (or ``?`` when unknown)."""
-    kind = input.get("kind")
-    if kind == "put":
-        lease = f" lease={input['lease']}" if input.get("lease") else ""
-        req = f"put {input['key']}={input.get('value')}{lease}"
-    elif kind in ("range", "delete"):
-        end = input.get("range_end")
-        span = input["key"] if not end else f"[{input['key']!r}, {end!r})"
-        extra = f"@{input['revision']}" if input.get("revision") else ""
-        req = f"{kind} {span}{extra}"
-    elif kind == "txn":
-        req = f"txn if {len(input.get('compare') or [])} cmp then {len(input.get('success') or [])} else {len(input.get('failure') or [])}"
-    else:
-        req = f"{kind} " + " ".join(f"{k}={v}" for k, v in input.items() if k != "kind")
-    if output is None:
-        return f"{req} -> ?"
-    if not isinstance(output, dict):
-        return f"{req} -> {output!r}"
-    if output.get("error"):
-        return f"{req} -> error {output['error']}"
-    rev = (output.get("header") or {}).get("revision")
-    if kind == "range":
-        kvs = ",".join(
-            f"{kv.get('key')}={kv.get('value')}@{kv.get('mod_revision')}" for kv in output.get("kvs") or []
-        )
-        return f"{req} -> rev {rev} [{kvs}] count={output.get('count')}"
-    if kind == "txn":
-        return f"{req} -> rev {rev} succeeded={output.get('succeeded')}"
-    return f"{req} -> rev {rev}"
