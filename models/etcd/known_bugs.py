@@ -139,6 +139,32 @@ def _crash_around_defrag(a: Anomaly, history: History, anomalies: Sequence[Anoma
     )
 
 
+#: Faults that cut a member off from its peers while its clients stay connected.
+_CUT_OFF = frozenset({"partition", "partition-snapshot", "loss"})
+
+
+def _member_name(history: History, url: str | None) -> str | None:
+    members = (history.header.cluster or {}).get("members") or []
+    return next((m.get("name") for m in members if m.get("client_url") == url), None)
+
+
+def _replayed_after_restore(a: Anomaly, history: History, _all: Sequence[Anomaly]) -> bool:
+    """A member cut off from its peers, far enough behind to be sent a snapshot, restores
+    its store from it and moves its synced watchers back to the revision each had when
+    it last caught up: open watches send events they already sent (travel back in
+    time). Only on a watch that was open on such a member when the fault began."""
+    if a.kind not in ("watch-duplicate", "watch-reorder") or a.watch is None:
+        return False
+    req = _watch_request(history, a.watch)
+    name = _member_name(history, req.member) if req is not None else None
+    if req is None or name is None:
+        return False
+    return any(
+        f.kind in _CUT_OFF and f.phase == "start" and f.time > req.time and name in f.targets
+        for f in history.faults
+    )
+
+
 KNOWN_BUGS: tuple[KnownBug, ...] = (
     # Watch bugs first: their shapes are narrow; a watch anomaly on a member with
     # inconsistent data is the data bug only when no watch bug explains it.
@@ -148,6 +174,13 @@ KNOWN_BUGS: tuple[KnownBug, ...] = (
         (((3, 4, 0), (3, 4, 25)), ((3, 5, 0), (3, 5, 8))),
         "3.4.25, 3.5.8",
         _progress_ahead,
+    ),
+    KnownBug(
+        "etcd-io/etcd#15271",
+        "a member restored from a snapshot after a partition re-sends watch events it already sent",
+        (((3, 4, 0), (3, 4, 25)), ((3, 5, 0), (3, 5, 8))),
+        "3.4.25, 3.5.8",
+        _replayed_after_restore,
     ),
     KnownBug(
         "etcd-io/etcd#18089",

@@ -129,3 +129,36 @@ def test_a_tombstone_compacted_by_a_fault_is_etcd_18089_too() -> None:
     v = check_history(_versioned(h, "3.5.0"))
     assert v.kinds() == {"watch-bad-start"}, v.summary()
     assert v.known_bugs() == ["etcd-io/etcd#18089"]
+
+
+def replayed_watch(fault: str | None) -> History:
+    """A watch on m2 gets a's event at 2 twice; m2 was isolated (or not) after it opened."""
+    h = H()
+    h.put("a", "1", 2, 10, 20)
+    h.put("b", "1", 3, 30, 40)
+    ev = [put_ev("a", "1", 2)]
+    h.watch(0, [("events", ev), ("events", [put_ev("b", "1", 3)]), ("events", ev)], member="http://m2:2379")
+    hist = h.history()
+    hist.header.cluster = {"members": [{"name": "m2", "client_url": "http://m2:2379"}]}
+    if fault is not None:
+        hist.faults = [
+            FaultRecord(id=1, phase="start", kind=fault, time=1500, targets=["m2"]),
+            FaultRecord(id=1, phase="end", kind=fault, time=1600, targets=["m2"]),
+        ]
+    return hist
+
+
+@pytest.mark.parametrize(
+    ("version", "fault", "known"),
+    [
+        ("3.5.1", "partition-snapshot", True),
+        ("3.4.23", "partition", True),
+        ("3.5.8", "partition-snapshot", False),
+        ("3.5.1", "kill", False),
+        ("3.5.1", None, False),
+    ],
+)
+def test_events_sent_again_after_a_partition_are_etcd_15271(version: str, fault: str | None, known: bool) -> None:
+    v = check_history(_versioned(replayed_watch(fault), version))
+    assert "watch-duplicate" in v.kinds(), v.summary()
+    assert v.known_bugs() == (["etcd-io/etcd#15271"] if known else [])
