@@ -39,6 +39,9 @@ class Scenario:
     keyspace: int = 16
     #: TTL of the leases traffic grants: by default longer than any run.
     lease_ttl: int = 7200
+    #: Every 32nd write of a client carries a value this many KiB long (0: short values
+    #: only): a backend grown large makes compaction and defragmentation take long.
+    value_kb: int = 0
     #: The operation mix as (template kind, weight) pairs; empty: the profile's own.
     op_mix: tuple[tuple[str, int], ...] = ()
     #: Watchers send progress requests during traffic (etcd-io/etcd#15220 on old builds).

@@ -67,6 +67,30 @@ _ALL = [
         fault_interval=(3.0, 5.0),
     ),
     Scenario(
+        name="lease-expiry",
+        description="3 s leases granted, kept alive, revoked and left to expire under the keys they hold, "
+        "while the leader is paused for longer than the TTL or cut off from its peers",
+        profile="kv",
+        op_mix=(
+            ("lease-put", 20),
+            ("lease-keepalive", 4),
+            ("lease-revoke", 3),
+            ("txn-lease", 5),
+            ("get", 25),
+            ("range-prefix", 10),
+            ("put", 10),
+            ("delete", 5),
+        ),
+        lease_ttl=3,
+        faults=(
+            FaultChoice("pause", ("leader",), 3.5, 5.0),
+            FaultChoice("partition", ("leader",), 2.0, 4.0, (("mode", "isolate"),)),
+        ),
+        duration=20.0,
+        qps=500.0,
+        fault_interval=(2.0, 4.0),
+    ),
+    Scenario(
         name="kubernetes-compaction",
         description="apiserver-like traffic: optimistic updates, paginated lists, watches, periodic compaction, defrag",
         profile="kubernetes",

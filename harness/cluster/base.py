@@ -411,8 +411,15 @@ class Cluster(ABC):
                 return m
         raise ClusterError(f"cluster {self.name}: no healthy member to ask")
 
-    def replace_member(self, member: Member | str | int, *, timeout: float = 30.0) -> None:
-        """Remove the member, wipe its data, add it back as a new member that syncs from peers."""
+    def replace_member(
+        self,
+        member: Member | str | int,
+        *,
+        timeout: float = 30.0,
+        after_launch: Callable[[Member], None] | None = None,
+    ) -> None:
+        """Remove the member, wipe its data, add it back as a new member that syncs from
+        peers; ``after_launch`` runs once it is started again, before it is healthy."""
         m = self.member(member)
         via = self.any_client(exclude=[m])
         listed = {i.name: i for i in admin.member_list(via.client_url)}
@@ -435,6 +442,8 @@ class Cluster(ABC):
             parts.append(f"{owner.name if owner else info.name}={url}")
         self._launch(m, ",".join(parts), "existing")
         m.restarts += 1
+        if after_launch is not None:
+            after_launch(m)
         self.wait_healthy(timeout, [m])
         m.member_id = self.status(m).member_id
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.faults.base import TARGETS, Fault, FaultError, Injector, Window, pick_targets
+from harness.faults.composite import PauseLossFault, ReplaceKillFault
 from harness.faults.delay import DelayFault
 from harness.faults.maintenance import CompactFault, DefragFault, ReplaceFault
 from harness.faults.network import LossFault, PartitionFault
@@ -24,6 +25,8 @@ FAULTS: dict[str, type[Fault]] = {
         CompactFault,
         CrashDuringFault,
         SnapshotLagFault,
+        PauseLossFault,
+        ReplaceKillFault,
     )
 }
 

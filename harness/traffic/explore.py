@@ -92,7 +92,8 @@ def configurations(flags: frozenset[str], duration: float) -> st.SearchStrategy[
         )
         # What exploration learned to draw later is drawn last: a seed keeps the rest.
         scn = dataclasses.replace(scn, faults=scn.faults + _snapshot_lag(d, scn))
-        return dataclasses.replace(scn, qps=_load_for(scn), op_mix=scn.op_mix + _later_kinds(d, scn))
+        scn = dataclasses.replace(scn, qps=_load_for(scn), op_mix=scn.op_mix + _later_kinds(d, scn))
+        return dataclasses.replace(scn, faults=scn.faults + _later_faults(d, scn), value_kb=_value_kb(d, scn))
 
     return build()
 
@@ -118,6 +119,30 @@ def _later_kinds(d: Draw, scn: Scenario) -> tuple[tuple[str, int], ...]:
         return ()
     weights = {kind: d(st.sampled_from([0, 1, 3, 10])) for kind in RENEWALS}
     return tuple((k, w) for k, w in weights.items() if w)
+
+
+def _later_faults(d: Draw, scn: Scenario) -> tuple[FaultChoice, ...]:
+    """Faults exploration learned after its first draws: a leader paused for longer than
+    the leases' TTL (its leases must survive, then expire on time), a pause while the
+    others lose peer packets, and a member killed while it rejoins as a replacement."""
+    out: list[FaultChoice] = []
+    if scn.lease_ttl < 60 and d(st.booleans()):
+        out.append(FaultChoice("pause", ("leader",), scn.lease_ttl + 0.5, scn.lease_ttl + 2.0))
+    if scn.members >= 3 and d(st.booleans()):
+        p = d(st.sampled_from([0.1, 0.3, 0.5]))
+        out.append(FaultChoice("pause-loss", ("leader", "follower"), 0.5, 3.0, (("probability", p),)))
+    if scn.members >= 3 and d(st.booleans()):
+        kill = (("kill_after_ms", d(st.sampled_from([100.0, 500.0, 2000.0]))), ("down_s", 0.5))
+        out.append(FaultChoice("replace-kill", ("follower",), 0.0, 0.0, kill))
+    return tuple(out)
+
+
+def _value_kb(d: Draw, scn: Scenario) -> int:
+    """Large values where a crash is timed to a compaction or defragmentation: the longer
+    the backend takes, the wider the window the kill can land in."""
+    if not any(f.name == "crash-during" for f in scn.faults):
+        return 0
+    return int(d(st.sampled_from([0, 0, 10, 100])))
 
 
 def _flags(d: Draw, supported: frozenset[str]) -> list[tuple[str, Any]]:
@@ -220,6 +245,7 @@ def describe(scn: Scenario) -> dict[str, Any]:
         "watchers_per_member": scn.watchers_per_member,
         "request_progress": scn.request_progress,
         "lease_ttl": scn.lease_ttl,
+        "value_kb": scn.value_kb,
         "faults": [
             {
                 "fault": f.name,

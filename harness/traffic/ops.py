@@ -97,6 +97,7 @@ def build(
     seq: int,
     rnd: int,
     lease_ttl: int = LEASE_TTL,
+    value_kb: int = 0,
 ) -> Request:
     """The operation for template ``t`` as the ``seq``-th request of a client.
 
@@ -105,6 +106,8 @@ def build(
     """
     key = key_name(profile, (t.key + rnd) % keyspace)
     value = f"c{st.client}-{seq}"
+    if value_kb and seq % 32 == 0:
+        value += "." * (value_kb * 1024)
     kind = t.kind
     if kind == "get":
         return range_op(key)

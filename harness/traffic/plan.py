@@ -106,6 +106,8 @@ class Plan(msgspec.Struct, frozen=True):
     fault_health_checks: bool | None = None
     #: TTL of the leases traffic grants, in seconds.
     lease_ttl: int = 7200
+    #: Every 32nd write of a client carries a value this many KiB long.
+    value_kb: int = 0
     #: What exploration drew, for people reading plan.json and the summary.
     drawn: dict[str, Any] = msgspec.field(default_factory=dict)
 
@@ -283,6 +285,7 @@ def make_plan(
         election_ms=scn.election_ms,
         fault_health_checks=scn.fault_health_checks,
         lease_ttl=scn.lease_ttl,
+        value_kb=scn.value_kb,
         drawn=dict(drawn or {}),
     )
 

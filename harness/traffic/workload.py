@@ -117,7 +117,9 @@ class Traffic:
                 next_at = max(next_at + interval, time.monotonic() - 1.0)
             template = prog.program[seq % len(prog.program)]
             rnd = op_random(plan.seed, prog.client, seq)
-            op = opsmod.build(plan.profile, plan.keyspace, template, st, seq, rnd, plan.lease_ttl)
+            op = opsmod.build(
+                plan.profile, plan.keyspace, template, st, seq, rnd, plan.lease_ttl, plan.value_kb
+            )
             member = pinned if pinned is not None else (seq + prog.client) % n
             rec = await recorders[member].execute(op, REQUEST_TIMEOUT)
             opsmod.after(op, rec.status, rec.output, st)

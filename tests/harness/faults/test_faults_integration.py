@@ -200,6 +200,37 @@ def test_replace_follower_resyncs(healthy: Cluster) -> None:
     assert_window(records, "replace", [follower.name])
 
 
+def test_pause_loss_freezes_one_and_makes_the_others_lossy(healthy: Cluster) -> None:
+    c = healthy
+    inj, records = injector(c)
+    w = inj.start(make_fault("pause-loss", target="follower", probability=0.3))
+    (frozen,) = w.fault.targets
+    others = [m for m in c.members if m is not frozen]
+    assert frozen.state == "paused" and w.fault.detail["lossy"] == [m.name for m in others]
+    for i in range(20):
+        with contextlib.suppress(admin.AdminError):
+            admin.put(others[i % 2].client_url, f"pause-loss-{i}", "v", timeout=2)
+    assert sum(dropped_packets(c, m) for m in others) > 0
+    inj.heal(w)
+    assert frozen.state == "running" and sum(dropped_packets(c, m) for m in others) == 0
+    assert_window(records, "pause-loss", [frozen.name])
+
+
+def test_replace_kill_crashes_the_new_member_while_it_syncs(healthy: Cluster) -> None:
+    c = healthy
+    inj, records = injector(c)
+    rev = admin.put(c.endpoints()[0], "replace-kill-key", "kept")
+    follower = next(m for m in c.members if m is not c.wait_leader(5))
+    old_id, restarts = follower.member_id, follower.restarts
+    inj.start(make_fault("replace-kill", kill_after_ms=50.0, down_s=0.2), targets=[follower])
+    assert follower.member_id != old_id and follower.restarts == restarts + 2
+    wait_until(lambda: c.status(follower).revision >= rev, 15, "the new member to sync")
+    assert admin.get(follower.client_url, "replace-kill-key", serializable=True) == b"kept"
+    (start, _) = fault_records(records)
+    assert start.detail["killed_after_ms"] <= 50.0 and start.detail["ids"][follower.name][0] == old_id
+    assert_window(records, "replace-kill", [follower.name])
+
+
 def test_compact_and_defrag(healthy: Cluster) -> None:
     c = healthy
     inj, records = injector(c)

@@ -59,7 +59,9 @@ def test_registry_names() -> None:
         "partition",
         "partition-snapshot",
         "pause",
+        "pause-loss",
         "replace",
+        "replace-kill",
     ]
 
 

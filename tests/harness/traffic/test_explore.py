@@ -44,7 +44,12 @@ def test_seeds_spread_over_sizes_profiles_faults_and_flags(drawn: list) -> None:
         "compact",
         "crash-during",
         "partition-snapshot",
+        "pause-loss",
+        "replace-kill",
     }
+    assert {s.value_kb for s in drawn} == {0, 10, 100}
+    ttl_pauses = [f for s in drawn for f in s.faults if f.name == "pause" and f.min_duration > s.lease_ttl]
+    assert ttl_pauses, "a leader paused for longer than the lease TTL"
     assert any(len({f.name for f in s.faults}) >= 3 for s in drawn), "schedules compose fault kinds"
     flags = {a.partition("=")[0] for s in drawn for a in s.etcd_args}
     assert flags == set(FLAGS)

@@ -158,7 +158,9 @@ def replayed_watch(fault: str | None) -> History:
         ("3.5.1", None, False),
     ],
 )
-def test_events_sent_again_after_a_partition_are_etcd_15271(version: str, fault: str | None, known: bool) -> None:
+def test_events_sent_again_after_a_partition_are_etcd_15271(
+    version: str, fault: str | None, known: bool
+) -> None:
     v = check_history(_versioned(replayed_watch(fault), version))
     assert "watch-duplicate" in v.kinds(), v.summary()
     assert v.known_bugs() == (["etcd-io/etcd#15271"] if known else [])
