@@ -47,6 +47,20 @@ def kv(m: mvccpb.KeyValue) -> dict[str, Any]:
 # Requests
 
 
+_SORT_ORDERS = {
+    "none": pb.RangeRequest.NONE,
+    "ascend": pb.RangeRequest.ASCEND,
+    "descend": pb.RangeRequest.DESCEND,
+}
+_SORT_TARGETS = {
+    "key": pb.RangeRequest.KEY,
+    "version": pb.RangeRequest.VERSION,
+    "create": pb.RangeRequest.CREATE,
+    "mod": pb.RangeRequest.MOD,
+    "value": pb.RangeRequest.VALUE,
+}
+
+
 def range_request(op: Request) -> pb.RangeRequest:
     return pb.RangeRequest(
         key=_b(op["key"]),
@@ -56,6 +70,12 @@ def range_request(op: Request) -> pb.RangeRequest:
         keys_only=bool(op.get("keys_only")),
         count_only=bool(op.get("count_only")),
         serializable=bool(op.get("serializable")),
+        sort_order=_SORT_ORDERS[op.get("sort_order") or "none"],
+        sort_target=_SORT_TARGETS[op.get("sort_target") or "key"],
+        min_mod_revision=op.get("min_mod_revision") or 0,
+        max_mod_revision=op.get("max_mod_revision") or 0,
+        min_create_revision=op.get("min_create_revision") or 0,
+        max_create_revision=op.get("max_create_revision") or 0,
     )
 
 
@@ -65,6 +85,7 @@ def put_request(op: Request) -> pb.PutRequest:
         value=op["value"].encode(),
         lease=op.get("lease") or 0,
         prev_kv=bool(op.get("prev_kv")),
+        ignore_lease=bool(op.get("ignore_lease")),
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from harness.traffic.ops import EXTENDED, RENEWALS
+from harness.traffic.ops import EXTENDED, RENEWALS, SHAPED
 from harness.traffic.plan import PROFILES, draw
 from scenarios.base import FaultChoice, Scenario
 
@@ -93,7 +93,8 @@ def configurations(flags: frozenset[str], duration: float) -> st.SearchStrategy[
         # What exploration learned to draw later is drawn last: a seed keeps the rest.
         scn = dataclasses.replace(scn, faults=scn.faults + _snapshot_lag(d, scn))
         scn = dataclasses.replace(scn, qps=_load_for(scn), op_mix=scn.op_mix + _later_kinds(d, scn))
-        return dataclasses.replace(scn, faults=scn.faults + _later_faults(d, scn), value_kb=_value_kb(d, scn))
+        scn = dataclasses.replace(scn, faults=scn.faults + _later_faults(d, scn), value_kb=_value_kb(d, scn))
+        return dataclasses.replace(scn, op_mix=scn.op_mix + _shaped_kinds(d))
 
     return build()
 
@@ -114,10 +115,16 @@ def _load_for(scn: Scenario) -> float | None:
 
 
 def _later_kinds(d: Draw, scn: Scenario) -> tuple[tuple[str, int], ...]:
-    """Kinds exploration learned after its first draws: keepalives where leases are held."""
-    if not any(k == "lease-put" for k, _ in scn.op_mix):
-        return ()
-    weights = {kind: d(st.sampled_from([0, 1, 3, 10])) for kind in RENEWALS}
+    """Kinds exploration learned after its first draws: keepalives where leases are held,
+    sorted and filtered ranges, puts that keep their key's lease."""
+    weights: dict[str, int] = {}
+    if any(k == "lease-put" for k, _ in scn.op_mix):
+        weights.update({kind: d(st.sampled_from([0, 1, 3, 10])) for kind in RENEWALS})
+    return tuple((k, w) for k, w in weights.items() if w)
+
+
+def _shaped_kinds(d: Draw) -> tuple[tuple[str, int], ...]:
+    weights = {kind: d(st.sampled_from([0, 0, 1, 3, 10])) for kind in SHAPED}
     return tuple((k, w) for k, w in weights.items() if w)
 
 

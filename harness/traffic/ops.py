@@ -156,6 +156,8 @@ def build(
         if st.lease == 0:
             return range_op(key)
         return {"kind": "lease_revoke", "id": st.lease}
+    if kind in SHAPED:
+        return _shaped(profile, t, st, key, value)
     if kind == "lease-keepalive":
         if st.lease == 0:
             return range_op(key)
@@ -172,6 +174,8 @@ def build(
 #: multi-key and nested txns, lease compares, lease renewals. Exploration draws them.
 EXTENDED = ("range-at", "range-count", "range-keys", "delete-range", "txn-multi", "txn-lease")
 RENEWALS = ("lease-keepalive",)
+#: Sorted and revision-filtered ranges, puts that keep the key's lease.
+SHAPED = ("range-sorted", "put-keep-lease")
 
 
 def _extended(
@@ -213,6 +217,25 @@ def _extended(
         [put_op(key, value, lease=st.lease)],
         [range_op(key)],
     )
+
+
+_SORT_TARGETS = ("key", "version", "create", "mod", "value")
+_SORT_ORDERS = ("none", "ascend", "descend")
+_BOUNDS = (None, "min_mod_revision", "max_mod_revision", "min_create_revision", "max_create_revision")
+
+
+def _shaped(profile: str, t: OpTemplate, st: ClientState, key: str, value: str) -> Request:
+    if t.kind == "put-keep-lease":
+        return {"kind": "put", "key": key, "value": value, "lease": 0, "prev_kv": True, "ignore_lease": True}
+    p = key_prefix(profile)
+    target = _SORT_TARGETS[t.arg % 5]
+    kw: dict[str, Any] = {"sort_target": target, "sort_order": _SORT_ORDERS[(t.arg // 5) % 3]}
+    if target == "key":
+        kw["limit"] = t.arg % 4
+    bound = _BOUNDS[(t.arg // 3) % 5]
+    if bound is not None:
+        kw[bound] = max(1, st.revision - 10 * (1 + t.arg % 4))
+    return range_op(p, prefix_end(p), keys_only=t.arg % 7 == 0, **kw)
 
 
 def after(op: Request, status: str, output: Any, st: ClientState) -> None:

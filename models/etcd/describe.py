@@ -30,6 +30,7 @@ def request_text(req: dict[str, Any]) -> str:
             f"put {req['key']}={req.get('value')}"
             + (f" lease={req['lease']}" if req.get("lease") else "")
             + (" prev_kv" if req.get("prev_kv") else "")
+            + (" ignore_lease" if req.get("ignore_lease") else "")
         )
     if kind in ("range", "delete"):
         return f"{kind} {_span(req)}" + "".join(_range_options(req))
@@ -55,6 +56,11 @@ def _range_options(req: dict[str, Any]) -> list[str]:
     for flag in ("keys_only", "count_only", "serializable", "prev_kv"):
         if req.get(flag):
             out.append(f" {flag}")
+    if (req.get("sort_order") or "none") != "none" or (req.get("sort_target") or "key") != "key":
+        out.append(f" sort={req.get('sort_target') or 'key'}:{req.get('sort_order') or 'none'}")
+    for bound in ("min_mod_revision", "max_mod_revision", "min_create_revision", "max_create_revision"):
+        if req.get(bound):
+            out.append(f" {bound}={req[bound]}")
     return out
 
 

@@ -186,9 +186,11 @@ def _range(view: View, req: dict[str, Any], header_rev: int) -> dict[str, Any]:
     more = False
     if req.get("count_only"):
         kvs = []
-    elif limit > 0 and count > limit:
-        kvs = kvs[:limit]
-        more = True
+    else:
+        kvs = _sorted(_filtered(kvs, req), req)
+        if limit > 0 and len(kvs) > limit:
+            kvs = kvs[:limit]
+            more = True
     if req.get("keys_only"):
         kvs = [kv._replace(value="") for kv in kvs]
     return {
@@ -197,6 +199,39 @@ def _range(view: View, req: dict[str, Any], header_rev: int) -> dict[str, Any]:
         "more": more,
         "count": count,
     }
+
+
+_FILTERS = (
+    ("min_mod_revision", lambda kv, r: kv.mod_revision >= r),
+    ("max_mod_revision", lambda kv, r: kv.mod_revision <= r),
+    ("min_create_revision", lambda kv, r: kv.create_revision >= r),
+    ("max_create_revision", lambda kv, r: kv.create_revision <= r),
+)
+
+
+def _filtered(kvs: list[KV], req: dict[str, Any]) -> list[KV]:
+    """etcd prunes by mod and create revision after counting: ``count`` is unfiltered."""
+    for name, keep in _FILTERS:
+        bound = int(req.get(name) or 0)
+        if bound:
+            kvs = [kv for kv in kvs if keep(kv, bound)]
+    return kvs
+
+
+def sort_key(target: str) -> Any:
+    return _TARGETS[target] if target != "key" else (lambda kv: kv.key)
+
+
+def _sorted(kvs: list[KV], req: dict[str, Any]) -> list[KV]:
+    """etcd sorts ascending by default on any target but the key (kvs come in key order);
+    ties keep key order here, and :func:`canonical` accepts any order among them."""
+    target = req.get("sort_target") or "key"
+    order = req.get("sort_order") or "none"
+    if order == "none" and target != "key":
+        order = "ascend"
+    if order == "none" or (order == "ascend" and target == "key"):
+        return kvs
+    return sorted(kvs, key=sort_key(target), reverse=order == "descend")
 
 
 def _write(ov: _Overlay, req: dict[str, Any], new_rev: int, *, top: bool = False) -> dict[str, Any]:
@@ -211,6 +246,10 @@ def _write(ov: _Overlay, req: dict[str, Any], new_rev: int, *, top: bool = False
         if lease and not ov.lease_exists(lease):
             raise _Error("lease_not_found")
         prev = ov.get(key, 0)
+        if req.get("ignore_lease"):
+            if prev is None:
+                raise _Error("key_not_found")
+            lease = prev.lease
         kv = KV(
             key,
             str(req.get("value", "")),
@@ -310,7 +349,7 @@ def canonical(req: dict[str, Any], output: Any, *, sub: bool = False) -> tuple[A
     if kind == "range":
         keys_only = bool(req.get("keys_only"))
         kvs = () if req.get("count_only") else tuple(_ckv(d, keys_only) for d in output.get("kvs") or [])
-        return ("range", rev, kvs, bool(output.get("more")), int(output.get("count") or 0))
+        return ("range", rev, *_order_free(req, kvs), bool(output.get("more")), int(output.get("count") or 0))
     if kind == "put":
         prev = _ckv(output.get("prev_kv")) if req.get("prev_kv") else None
         return ("put", rev, prev)
@@ -332,6 +371,20 @@ def canonical(req: dict[str, Any], output: Any, *, sub: bool = False) -> tuple[A
     if kind == "defragment":
         return ("defragment",)
     return (kind, rev)
+
+
+def _order_free(req: dict[str, Any], kvs: tuple[KV | None, ...]) -> tuple[Any, bool]:
+    """Sorted by anything but the key, kvs that tie may come in any order: whether the
+    order is right, and the kvs in key order."""
+    target = req.get("sort_target") or "key"
+    if target == "key" or any(kv is None for kv in kvs):
+        return kvs, True
+    get = sort_key(target)
+    values = [get(kv) for kv in kvs]
+    pairs = list(zip(values, values[1:], strict=False))
+    desc = req.get("sort_order") == "descend"
+    ordered = all(a >= b for a, b in pairs) if desc else all(a <= b for a, b in pairs)
+    return tuple(sorted(kvs, key=lambda kv: kv.key if kv is not None else "")), ordered
 
 
 def may_write(req: dict[str, Any]) -> bool:

@@ -2,9 +2,8 @@
 
 Every field the request logic in :mod:`models.etcd.requests` reads is typed here, so a
 history that passes this schema cannot make the checkers fail on its shape. Requests
-are exactly the options the model checks: an option it does not know (``sort_order``,
-``ignore_value``, a watch ``filters``) changes what etcd answers, so it is rejected
-rather than ignored.
+are exactly the options the model checks: an option it does not know (``ignore_value``,
+a watch ``filters``) changes what etcd answers, so it is rejected rather than ignored.
 """
 
 from __future__ import annotations
@@ -21,6 +20,9 @@ MAX_TXN_DEPTH = 32
 _REQ = {"tag_field": "kind", "forbid_unknown_fields": True}
 
 
+SortTarget = Literal["key", "version", "create", "mod", "value"]
+
+
 class Range(msgspec.Struct, tag="range", **_REQ):  # type: ignore[call-arg]
     key: str
     range_end: str | None = None
@@ -29,6 +31,18 @@ class Range(msgspec.Struct, tag="range", **_REQ):  # type: ignore[call-arg]
     keys_only: bool = False
     count_only: bool = False
     serializable: bool = False
+    sort_order: Literal["none", "ascend", "descend"] = "none"
+    sort_target: SortTarget = "key"
+    min_mod_revision: NonNegative = 0
+    max_mod_revision: NonNegative = 0
+    min_create_revision: NonNegative = 0
+    max_create_revision: NonNegative = 0
+
+    def __post_init__(self) -> None:
+        if self.limit and self.sort_target != "key":
+            # Keys that tie on the target may come in any order: which ones a limit keeps
+            # is not defined.
+            raise ValueError("a range sorted by anything but the key cannot have a limit")
 
 
 class Put(msgspec.Struct, tag="put", **_REQ):  # type: ignore[call-arg]
@@ -36,6 +50,12 @@ class Put(msgspec.Struct, tag="put", **_REQ):  # type: ignore[call-arg]
     value: str
     lease: Int64 = 0
     prev_kv: bool = False
+    #: Keep the key's current lease (etcd refuses a lease with it, and a missing key).
+    ignore_lease: bool = False
+
+    def __post_init__(self) -> None:
+        if self.ignore_lease and self.lease:
+            raise ValueError("ignore_lease with a lease")
 
 
 class Delete(msgspec.Struct, tag="delete", **_REQ):  # type: ignore[call-arg]

@@ -35,6 +35,13 @@ def etcd_binaries() -> dict[str, str]:
             found["3.5"] = str(p)
     except ImportError:
         pass
+    if "3.5" not in found:
+        from harness.cluster.binaries import installed_path
+        from tests.common.backends import TEST_VERSION
+
+        cached = installed_path(TEST_VERSION)
+        if cached is not None and TEST_VERSION.startswith("3.5"):
+            found["3.5"] = cached
     return found
 
 

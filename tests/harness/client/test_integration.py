@@ -16,7 +16,8 @@ from harness.client.aio import AsyncEtcdClient, AsyncRecorder, aexecute
 from harness.client.recorder import Clock, Counter, Recorder
 from harness.client.watch import WatchMessage
 from harness.history.jsonl import HistoryWriter, read_history
-from models.history import Header, OpRecord
+from models.etcd import check_history
+from models.history import Header, History, OpRecord
 from tests.common.local_etcd import LocalEtcd
 
 pytestmark = pytest.mark.integration
@@ -201,19 +202,61 @@ def test_keepalive_renews_and_an_expired_lease_checks_ok(own_etcd: LocalEtcd, tm
     gone = rec.execute({"kind": "lease_keepalive", "id": lease_id})
     assert (gone.status, gone.output) == ("ok", {"error": "lease_not_found"})
     writer.close()
-    from models.etcd import check_history
 
+    v = check_history(_from_fresh(path))
+    assert v.verdict == "ok", v.summary()
+
+
+def _from_fresh(path: Path) -> History:
+    """A history of a fresh member: the fixture's readiness put made revision 2 before
+    the history began."""
     hist = read_history(str(path))
-    # The fixture's readiness put made revision 2 before the history began.
     ready = {"kind": "put", "key": "__ready", "value": "1", "lease": 0, "prev_kv": False}
-    hist.ops.insert(
-        0,
-        OpRecord(
-            id=1 << 20, client=99, call=0, input=ready, status="ok", ret=1, output={"header": {"revision": 2}}
-        ),
+    first = OpRecord(
+        id=1 << 20, client=99, call=0, input=ready, status="ok", ret=1, output={"header": {"revision": 2}}
     )
+    hist.ops.insert(0, first)
+    return hist
+
+
+def test_sorted_filtered_ranges_and_kept_leases_answer_as_the_model_says(
+    own_etcd: LocalEtcd, tmp_path: Path
+) -> None:
+    """Every sort target and order, each revision filter, keys_only and limits, and puts
+    that keep their key's lease: etcd's answers, recorded, check ok against the model
+    (which would call any difference illegal)."""
+    path = tmp_path / "h.jsonl"
+    rec, writer = recorder(own_etcd, path)
+    assert rec.execute({"kind": "lease_grant", "id": 0x3000, "ttl": 600}).status == "ok"
+    for i, key in enumerate(["s/b", "s/a", "s/c", "s/b", "s/d", "s/a", "s/b"]):
+        rec.execute({"kind": "put", "key": key, "value": f"v{9 - i}", "lease": 0x3000 if i % 3 == 0 else 0})
+    rec.execute({"kind": "put", "key": "s/c", "value": "leased", "lease": 0x3000})
+    kept = rec.execute({"kind": "put", "key": "s/c", "value": "kept", "lease": 0, "ignore_lease": True})
+    assert kept.status == "ok"
+    missing = rec.execute({"kind": "put", "key": "s/zz", "value": "x", "lease": 0, "ignore_lease": True})
+    assert missing.status == "fail"
+    bounds: list[dict[str, int]] = [
+        {},
+        {"min_mod_revision": 5},
+        {"max_mod_revision": 6},
+        {"min_create_revision": 4},
+        {"max_create_revision": 3},
+    ]
+    for target in ("key", "version", "create", "mod", "value"):
+        for order in ("none", "ascend", "descend"):
+            for extra in bounds:
+                op: dict[str, Any] = {"kind": "range", "key": "s/", "range_end": "s0"}
+                op.update(sort_target=target, sort_order=order, **extra)
+                if target == "key":
+                    op["limit"] = 2
+                assert rec.execute(op).status == "ok"
+                assert rec.execute({**op, "keys_only": True}).status == "ok"
+    writer.close()
+    hist = _from_fresh(path)
     v = check_history(hist)
     assert v.verdict == "ok", v.summary()
+    read = next(o for o in hist.ops if o.input.get("sort_target") == "value" and not o.input.get("keys_only"))
+    assert {kv["key"]: kv["lease"] for kv in read.output["kvs"]}["s/c"] == 0x3000
 
 
 def _collect(it: Any, out: list[WatchMessage], until: Any) -> threading.Thread:

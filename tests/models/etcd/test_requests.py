@@ -209,3 +209,48 @@ def test_txn_writing_a_key_twice_is_rejected() -> None:
     store, outs = run([twice, nested_ok])
     assert outs[0] == {"error": "duplicate_key"}
     assert outs[1]["header"]["revision"] == 2 and store.get("a", 0) is not None
+
+
+SORT_SETUP = [put("b", "3"), put("a", "1"), put("c", "2"), put("b", "9"), put("a", "5"), put("a", "7")]
+# a: create 3, mod 7, version 3, value 7; b: create 2, mod 5, version 2, value 9; c: create 4, mod 4, version 1
+
+
+@pytest.mark.parametrize(
+    ("options", "keys"),
+    [
+        ({"sort_target": "key", "sort_order": "descend"}, ["c", "b", "a"]),
+        ({"sort_target": "version"}, ["c", "b", "a"]),
+        ({"sort_target": "create", "sort_order": "descend"}, ["c", "a", "b"]),
+        ({"sort_target": "mod", "sort_order": "ascend"}, ["c", "b", "a"]),
+        ({"sort_target": "value", "sort_order": "descend"}, ["b", "a", "c"]),
+        ({"min_mod_revision": 5}, ["a", "b"]),
+        ({"max_mod_revision": 5}, ["b", "c"]),
+        ({"min_create_revision": 3}, ["a", "c"]),
+        ({"max_create_revision": 3, "sort_order": "descend"}, ["b", "a"]),
+        ({"min_mod_revision": 5, "limit": 1}, ["a"]),
+    ],
+)
+def test_sorts_and_filters_prune_after_counting(options: dict[str, Any], keys: list[str]) -> None:
+    _, outs = run([*SORT_SETUP, rng("a", "z", **options)])
+    out = outs[-1]
+    assert [kv["key"] for kv in out["kvs"]] == keys
+    assert out["count"] == 3, "count is taken before the filters"
+    assert out["more"] == (options.get("limit") == 1)
+
+
+def test_keys_that_tie_on_a_sort_target_may_come_in_any_order() -> None:
+    _, outs = run([put("a", "1"), put("b", "2"), put("c", "3"), rng("a", "z", sort_target="version")])
+    req, out = rng("a", "z", sort_target="version"), outs[-1]
+    swapped = {**out, "kvs": [out["kvs"][1], out["kvs"][0], out["kvs"][2]]}
+    assert canonical(req, swapped) == canonical(req, out)
+    mod = rng("a", "z", sort_target="mod")
+    assert canonical(mod, swapped) != canonical(mod, out), "mod revisions differ: the order is checked"
+
+
+def test_put_ignore_lease_keeps_the_keys_lease_and_needs_the_key() -> None:
+    lease = {"kind": "lease_grant", "id": 5, "ttl": 60}
+    store, outs = run(
+        [lease, put("a", "1", lease=5), put("a", "2", ignore_lease=True), put("z", "1", ignore_lease=True)]
+    )
+    assert store.get("a", 0) == KV("a", "2", 2, 3, 2, 5)
+    assert outs[-1] == {"error": "key_not_found"} and store.get("z", 0) is None
