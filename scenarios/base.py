@@ -42,6 +42,9 @@ class Scenario:
     #: Every 32nd write of a client carries a value this many KiB long (0: short values
     #: only): a backend grown large makes compaction and defragmentation take long.
     value_kb: int = 0
+    #: Watchers that stop reading for seconds now and then (etcd must buffer or slow
+    #: them down, never drop events) and cancel and re-create their watch.
+    slow_watchers: bool = False
     #: The operation mix as (template kind, weight) pairs; empty: the profile's own.
     op_mix: tuple[tuple[str, int], ...] = ()
     #: Watchers send progress requests during traffic (etcd-io/etcd#15220 on old builds).

@@ -94,7 +94,8 @@ def configurations(flags: frozenset[str], duration: float) -> st.SearchStrategy[
         scn = dataclasses.replace(scn, faults=scn.faults + _snapshot_lag(d, scn))
         scn = dataclasses.replace(scn, qps=_load_for(scn), op_mix=scn.op_mix + _later_kinds(d, scn))
         scn = dataclasses.replace(scn, faults=scn.faults + _later_faults(d, scn), value_kb=_value_kb(d, scn))
-        return dataclasses.replace(scn, op_mix=scn.op_mix + _shaped_kinds(d))
+        slow = scn.watchers_per_member > 0 and bool(d(st.booleans()))
+        return dataclasses.replace(scn, op_mix=scn.op_mix + _shaped_kinds(d), slow_watchers=slow)
 
     return build()
 
@@ -253,6 +254,7 @@ def describe(scn: Scenario) -> dict[str, Any]:
         "request_progress": scn.request_progress,
         "lease_ttl": scn.lease_ttl,
         "value_kb": scn.value_kb,
+        "slow_watchers": scn.slow_watchers,
         "faults": [
             {
                 "fault": f.name,

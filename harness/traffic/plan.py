@@ -70,6 +70,11 @@ class WatchSpec(msgspec.Struct, frozen=True):
     key: int
     prev_kv: bool
     progress_notify: bool
+    #: After every ``stall_every`` messages the watcher stops reading for ``stall_s``.
+    stall_every: int = 0
+    stall_s: float = 0.0
+    #: After every ``recreate_every`` messages of a stream it cancels and re-creates it.
+    recreate_every: int = 0
 
 
 class FaultStep(msgspec.Struct, frozen=True):
@@ -165,22 +170,30 @@ def _programs(scn: Scenario) -> st.SearchStrategy[list[ClientProgram]]:
     return build()
 
 
+def _slowed(draw: Any, spec: WatchSpec) -> WatchSpec:
+    return msgspec.structs.replace(
+        spec,
+        stall_every=draw(st.sampled_from([0, 20, 100])),
+        stall_s=draw(st.sampled_from([1.0, 3.0])),
+        recreate_every=draw(st.sampled_from([0, 0, 50, 200])),
+    )
+
+
 def _watchers(scn: Scenario) -> st.SearchStrategy[list[WatchSpec]]:
     @st.composite
     def build(draw: Any) -> list[WatchSpec]:
         out: list[WatchSpec] = []
         for m in range(scn.members):
             for _ in range(scn.watchers_per_member):
-                out.append(
-                    WatchSpec(
-                        watcher=len(out),
-                        member=m,
-                        prefix=draw(st.booleans()) or scn.profile != "kv",
-                        key=draw(st.integers(0, scn.keyspace - 1)),
-                        prev_kv=draw(st.booleans()),
-                        progress_notify=draw(st.booleans()) or scn.profile == "watch",
-                    )
+                spec = WatchSpec(
+                    watcher=len(out),
+                    member=m,
+                    prefix=draw(st.booleans()) or scn.profile != "kv",
+                    key=draw(st.integers(0, scn.keyspace - 1)),
+                    prev_kv=draw(st.booleans()),
+                    progress_notify=draw(st.booleans()) or scn.profile == "watch",
                 )
+                out.append(_slowed(draw, spec) if scn.slow_watchers else spec)
         return out
 
     return build()

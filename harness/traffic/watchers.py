@@ -115,20 +115,29 @@ class Watchers:
                     continue
                 with w.lock:
                     w.current = stream
-                for msg in stream:
+                for n, msg in enumerate(stream, 1):
                     w.messages += 1
                     if msg.events:
                         w.next_revision = msg.events[-1]["kv"]["mod_revision"] + 1
                         w.last_revision = max(w.last_revision, w.next_revision - 1)
                     if msg.kind == "canceled" and msg.compact_revision:
                         w.next_revision = msg.compact_revision
-                    if self._done(w):
+                    if self._done(w) or (w.spec.recreate_every and n % w.spec.recreate_every == 0):
                         break
+                    if w.spec.stall_every and w.messages % w.spec.stall_every == 0:
+                        self._stall(w.spec.stall_s)
                 with w.lock:
                     w.current = None
                 stream.close()
                 if not self._done(w):
                     time.sleep(0.2)
+
+    def _stall(self, seconds: float) -> None:
+        """Stop reading the stream (a slow consumer), but never past the end of traffic:
+        what a watcher owes at the end is judged on a reader that keeps up."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not self.stop.is_set():
+            time.sleep(0.05)
 
     def _done(self, w: Watcher) -> bool:
         if not self.stop.is_set():

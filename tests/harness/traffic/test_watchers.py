@@ -1,0 +1,73 @@
+"""Watchers against a real etcd: a slow consumer that stops reading and one that cancels
+and re-creates its watch still see every event once, in order, and the history checks ok."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from harness.client.recorder import Clock, Counter, Recorder
+from harness.history.jsonl import HistoryWriter, read_history
+from harness.traffic.finish import sentinels
+from harness.traffic.ops import put_op
+from harness.traffic.plan import make_plan
+from harness.traffic.watchers import WATCHER_CLIENT_BASE, Watchers
+from models.etcd import check_history
+from models.history import Header, OpRecord
+from scenarios.base import Scenario
+from tests.common.local_etcd import BINARIES, start_etcd
+
+pytestmark = [pytest.mark.integration, pytest.mark.skipif("3.4" not in BINARIES, reason="no etcd 3.4")]
+
+
+def test_slow_and_recreated_watchers_miss_nothing(tmp_path: Path) -> None:
+    scn = Scenario(name="t", description="", members=1, watchers_per_member=2, slow_watchers=True)
+    plan = make_plan(scn, 1)
+    slow, recreated = (
+        msgspec.structs.replace(plan.watchers[0], prefix=True, stall_every=5, stall_s=1.0, recreate_every=0),
+        msgspec.structs.replace(plan.watchers[1], prefix=True, stall_every=0, recreate_every=3),
+    )
+    plan = msgspec.structs.replace(plan, watchers=[slow, recreated])
+    node = start_etcd("3.4", BINARIES["3.4"])
+    try:
+        path = tmp_path / "h.jsonl"
+        writer = HistoryWriter(path, Header(model="etcd"))
+        clock, ids = Clock(), Counter()
+        watchers = Watchers(
+            plan, [node.endpoint], writer, clock, ids, Counter(), client_base=WATCHER_CLIENT_BASE
+        )
+        watchers.start(time.monotonic() + 10)
+        rec = Recorder(node.client(5.0), writer, clock, ids, 0)
+        for i in range(40):
+            assert rec.execute(put_op(f"key/{i % 5:04d}", f"v{i}")).status == "ok"
+            time.sleep(0.02)
+        targets = sentinels(watchers, [node.endpoint], writer, clock, ids)
+        watchers.finish(targets, timeout=10.0)
+        writer.close()
+    finally:
+        node.stop()
+    hist = read_history(str(path))
+    ready = {"kind": "put", "key": "__ready", "value": "1", "lease": 0, "prev_kv": False}
+    hist.ops.insert(
+        0,
+        OpRecord(
+            id=1 << 20, client=99, call=0, input=ready, status="ok", ret=1, output={"header": {"revision": 2}}
+        ),
+    )
+    v = check_history(hist)
+    assert v.verdict == "ok", v.summary()
+    by_client: dict[int, set[int]] = {}
+    for r in hist.watches:
+        if r.event == "request":
+            by_client.setdefault(r.client, set()).add(r.watch)
+    assert len(by_client[WATCHER_CLIENT_BASE + 1]) >= 4, "the recreating watcher opened new watches"
+    seen = [
+        ev["kv"]["value"]
+        for r in hist.watches
+        if r.client == WATCHER_CLIENT_BASE and r.event == "events"
+        for ev in r.events
+    ]
+    assert [s for s in seen if s.startswith("v")] == [f"v{i}" for i in range(40)]
