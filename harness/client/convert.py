@@ -226,4 +226,8 @@ def watch_request(r: pb.WatchCreateRequest) -> dict[str, Any]:
         "start_revision": r.start_revision,
         "prev_kv": r.prev_kv,
         "progress_notify": r.progress_notify,
+        **({"filters": [_FILTER_NAMES[f] for f in r.filters]} if r.filters else {}),
     }
+
+
+_FILTER_NAMES = {pb.WatchCreateRequest.NOPUT: "noput", pb.WatchCreateRequest.NODELETE: "nodelete"}

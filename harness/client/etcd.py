@@ -65,6 +65,9 @@ def grpc_target(endpoint: str) -> str:
     return endpoint.rstrip("/")
 
 
+_WATCH_FILTERS = {"noput": pb.WatchCreateRequest.NOPUT, "nodelete": pb.WatchCreateRequest.NODELETE}
+
+
 class EtcdClient:
     """A client for the member at ``endpoint``; ``timeout`` is the default deadline (s)."""
 
@@ -200,14 +203,17 @@ class EtcdClient:
         start_revision: int = 0,
         prev_kv: bool = False,
         progress_notify: bool = False,
+        filters: Sequence[str] = (),
     ) -> Watch:
-        """Open a stream with one watcher; see :class:`Watch`. No deadline: close it."""
+        """Open a stream with one watcher; see :class:`Watch`. No deadline: close it.
+        ``filters``: ``noput`` and/or ``nodelete``, the event types etcd leaves out."""
         create = pb.WatchCreateRequest(
             key=key,
             range_end=range_end,
             start_revision=start_revision,
             prev_kv=prev_kv,
             progress_notify=progress_notify,
+            filters=[_WATCH_FILTERS[f] for f in filters],
         )
         return Watch(self.watch_stub, create)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from harness.client import convert
@@ -144,6 +144,7 @@ class Recorder(Records):
         start_revision: int = 0,
         prev_kv: bool = False,
         progress_notify: bool = False,
+        filters: Sequence[str] = (),
     ) -> RecordedWatch:
         """Open a watch whose every message is recorded; iterate the result."""
         w = self.client.watch(
@@ -152,6 +153,7 @@ class Recorder(Records):
             start_revision=start_revision,
             prev_kv=prev_kv,
             progress_notify=progress_notify,
+            filters=filters,
         )
         return RecordedWatch(self, w, self.watch_ids.next())
 

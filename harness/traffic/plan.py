@@ -75,6 +75,8 @@ class WatchSpec(msgspec.Struct, frozen=True):
     stall_s: float = 0.0
     #: After every ``recreate_every`` messages of a stream it cancels and re-creates it.
     recreate_every: int = 0
+    #: Event types the watch asks etcd to leave out (``noput``, ``nodelete``).
+    filters: tuple[str, ...] = ()
 
 
 class FaultStep(msgspec.Struct, frozen=True):
@@ -176,6 +178,7 @@ def _slowed(draw: Any, spec: WatchSpec) -> WatchSpec:
         stall_every=draw(st.sampled_from([0, 20, 100])),
         stall_s=draw(st.sampled_from([1.0, 3.0])),
         recreate_every=draw(st.sampled_from([0, 0, 50, 200])),
+        filters=draw(st.sampled_from([(), (), ("nodelete",), ("noput",)])),
     )
 
 

@@ -109,6 +109,7 @@ class Watchers:
                         start_revision=w.next_revision,
                         prev_kv=w.spec.prev_kv,
                         progress_notify=w.spec.progress_notify,
+                        filters=w.spec.filters,
                     )
                 except Exception:  # noqa: BLE001 - the member may be down; try again shortly
                     time.sleep(0.2)
@@ -193,7 +194,8 @@ class Watchers:
         """
         for key, ws in self.sentinels().items():
             for w in ws:
-                w.target = (targets or {}).get(key)
+                # A sentinel is a put: a watch without puts cannot show it caught up.
+                w.target = None if "noput" in w.spec.filters else (targets or {}).get(key)
         owed = self._owed() if targets else []
         self.stop.set()
         end = time.monotonic() + timeout

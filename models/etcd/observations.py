@@ -57,9 +57,14 @@ class WatchCoverage:
     lo: int
     hi: int
     events: dict[int, dict[str, KV | None]]
+    #: Event types the watch asked etcd to leave out.
+    filters: frozenset[str] = frozenset()
+
+    def shows(self, kv: KV | None) -> bool:
+        return ("nodelete" if kv is None else "noput") not in self.filters
 
     def fits(self, r: int, changes: list[tuple[str, KV | None]]) -> bool:
-        mine = {k: kv for k, kv in changes if in_range(k, self.key, self.end)}
+        mine = {k: kv for k, kv in changes if in_range(k, self.key, self.end) and self.shows(kv)}
         return mine == self.events.get(r, {})
 
 
@@ -192,7 +197,10 @@ def watch_coverage(watches: Sequence[WatchRecord]) -> list[WatchCoverage]:
         events, progress = _delivered(recs)
         hi = max([progress, *events])
         if start and hi >= start:
-            out.append(WatchCoverage(str(req.get("key", "")), req.get("range_end"), start, hi, events))
+            filters = frozenset(req.get("filters") or ())
+            out.append(
+                WatchCoverage(str(req.get("key", "")), req.get("range_end"), start, hi, events, filters)
+            )
     return out
 
 

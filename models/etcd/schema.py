@@ -3,7 +3,7 @@
 Every field the request logic in :mod:`models.etcd.requests` reads is typed here, so a
 history that passes this schema cannot make the checkers fail on its shape. Requests
 are exactly the options the model checks: an option it does not know (``ignore_value``,
-a watch ``filters``) changes what etcd answers, so it is rejected rather than ignored.
+a watch ``fragment``) changes what etcd answers, so it is rejected rather than ignored.
 """
 
 from __future__ import annotations
@@ -237,6 +237,8 @@ class WatchRequest(msgspec.Struct, forbid_unknown_fields=True):
     start_revision: NonNegative = 0
     prev_kv: bool = False
     progress_notify: bool = False
+    #: Event types etcd leaves out of the stream.
+    filters: list[Literal["noput", "nodelete"]] = []
 
 
 class WatchEvent(msgspec.Struct):

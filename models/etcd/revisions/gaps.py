@@ -103,7 +103,14 @@ class Gaps:
                 seen = c.events.get(r, {})
                 if not all(can(k, kv) for k, kv in seen.items()):
                     return False
-                if not seen and not revoke and not dels and all(in_range(k, c.key, c.end) for k in puts):
+                shows_puts = "noput" not in c.filters
+                if (
+                    not seen
+                    and shows_puts
+                    and not revoke
+                    and not dels
+                    and all(in_range(k, c.key, c.end) for k in puts)
+                ):
                     return False
         return True
 

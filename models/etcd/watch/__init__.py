@@ -122,12 +122,17 @@ def _compacted_by(compaction_calls: Sequence[tuple[int, int]]) -> Callable[[int]
 
 
 def _covered(stream: Stream, model: Replay | None) -> Callable[[int], list[tuple[str, KV | None]]]:
-    """The changes of revision ``r`` inside the watched range."""
+    """The changes of revision ``r`` inside the watched range, of the event types the
+    watch did not filter out."""
 
     if model is None:
         return lambda r: []
     changes, key, end = model.changes, stream.key, stream.end
+    filters = frozenset(stream.request.get("filters") or ())
     memo: dict[int, list[tuple[str, KV | None]]] = {}
+
+    def shown(kv: KV | None) -> bool:
+        return ("nodelete" if kv is None else "noput") not in filters
 
     def covered(r: int) -> list[tuple[str, KV | None]]:
         got = memo.get(r)
@@ -135,7 +140,7 @@ def _covered(stream: Stream, model: Replay | None) -> Callable[[int], list[tuple
             got = (
                 []
                 if r >= len(changes) or r < 2
-                else [(k, kv) for k, kv in changes[r] if in_range(k, key, end)]
+                else [(k, kv) for k, kv in changes[r] if in_range(k, key, end) and shown(kv)]
             )
             memo[r] = got
         return got

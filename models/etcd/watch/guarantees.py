@@ -122,10 +122,15 @@ def correct(stream: Stream, model: Replay | None) -> Findings:
     out: Findings = []
     key, end, covered = stream.key, stream.end, stream.covered
     checked = bool(stream.request)
+    filters = stream.request.get("filters") or ()
     for e in stream.accepted:
-        r, k, _, msg, pos, _ = e
+        r, k, ev, msg, pos, _ = e
+        typ = str(ev.get("type") or "PUT")
         if checked and not in_range(k, key, end):
             text = f"event {k!r}@{r} outside the watched range [{key!r}, {end!r})"
+            out.append(((msg, pos), 3, stream.report("watch-wrong-event", text, revision=r, key=k)))
+        elif ("no" + typ.lower()) in filters:
+            text = f"event {k!r}@{r} is a {typ}, which the watch filtered out"
             out.append(((msg, pos), 3, stream.report("watch-wrong-event", text, revision=r, key=k)))
         elif model is not None:
             wrong = _wrong_event(stream, e, covered(r), model)

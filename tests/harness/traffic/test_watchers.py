@@ -12,7 +12,7 @@ import pytest
 from harness.client.recorder import Clock, Counter, Recorder
 from harness.history.jsonl import HistoryWriter, read_history
 from harness.traffic.finish import sentinels
-from harness.traffic.ops import put_op
+from harness.traffic.ops import delete_op, put_op
 from harness.traffic.plan import make_plan
 from harness.traffic.watchers import WATCHER_CLIENT_BASE, Watchers
 from models.etcd import check_history
@@ -24,13 +24,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.skipif("3.4" not in BINARIES,
 
 
 def test_slow_and_recreated_watchers_miss_nothing(tmp_path: Path) -> None:
-    scn = Scenario(name="t", description="", members=1, watchers_per_member=2, slow_watchers=True)
+    scn = Scenario(name="t", description="", members=1, watchers_per_member=4, slow_watchers=True)
     plan = make_plan(scn, 1)
     slow, recreated = (
         msgspec.structs.replace(plan.watchers[0], prefix=True, stall_every=5, stall_s=1.0, recreate_every=0),
         msgspec.structs.replace(plan.watchers[1], prefix=True, stall_every=0, recreate_every=3),
     )
-    plan = msgspec.structs.replace(plan, watchers=[slow, recreated])
+    no_delete = msgspec.structs.replace(
+        plan.watchers[2], prefix=True, stall_every=0, recreate_every=0, filters=("nodelete",)
+    )
+    no_put = msgspec.structs.replace(
+        plan.watchers[3], prefix=True, stall_every=0, recreate_every=0, filters=("noput",)
+    )
+    plan = msgspec.structs.replace(plan, watchers=[slow, recreated, no_delete, no_put])
     node = start_etcd("3.4", BINARIES["3.4"])
     try:
         path = tmp_path / "h.jsonl"
@@ -43,6 +49,8 @@ def test_slow_and_recreated_watchers_miss_nothing(tmp_path: Path) -> None:
         rec = Recorder(node.client(5.0), writer, clock, ids, 0)
         for i in range(40):
             assert rec.execute(put_op(f"key/{i % 5:04d}", f"v{i}")).status == "ok"
+            if i % 10 == 9:
+                assert rec.execute(delete_op(f"key/{i % 5:04d}")).status == "ok"
             time.sleep(0.02)
         targets = sentinels(watchers, [node.endpoint], writer, clock, ids)
         watchers.finish(targets, timeout=10.0)
@@ -71,3 +79,8 @@ def test_slow_and_recreated_watchers_miss_nothing(tmp_path: Path) -> None:
         for ev in r.events
     ]
     assert [s for s in seen if s.startswith("v")] == [f"v{i}" for i in range(40)]
+    types = {
+        c: {ev["type"] for r in hist.watches if r.client == c and r.event == "events" for ev in r.events}
+        for c in (WATCHER_CLIENT_BASE + 2, WATCHER_CLIENT_BASE + 3)
+    }
+    assert types == {WATCHER_CLIENT_BASE + 2: {"PUT"}, WATCHER_CLIENT_BASE + 3: {"DELETE"}}
