@@ -31,7 +31,7 @@ from models.etcd.revisions.bounds import TimeBounds
 from models.etcd.revisions.claims import Claims, claim
 from models.etcd.revisions.compaction import check_compaction
 from models.etcd.revisions.evidence import GapEvidence
-from models.etcd.revisions.gaps import Gaps
+from models.etcd.revisions.gaps import Gaps, read_revisions
 from models.etcd.revisions.leases import check_leases
 from models.etcd.revisions.search import RevisionSearch
 from models.etcd.state import KV, Store
@@ -88,7 +88,12 @@ def check_revisions(
         return RevisionResult("illegal", [crossing], lo=bounds.lo, hi=bounds.hi, max_revision=n, stats=stats)
     claims.unknown.sort(key=lambda o: o.call)
     gaps = Gaps(
-        claims, GapEvidence.of(claims, obs.sightings, obs.for_search(), n), bounds, obs.coverage, strict
+        claims,
+        GapEvidence.of(claims, obs.sightings, obs.for_search(), n),
+        bounds,
+        obs.coverage,
+        strict,
+        read_at=read_revisions(ops),
     )
     search = RevisionSearch(claims, gaps, n, budget=budget, deadline=started + timeout if timeout else None)
     verdict, reason = search.run(timeout)

@@ -37,6 +37,24 @@ def event_fits(changes: dict[str, KV | None], ob: Sighting) -> bool:
     return kv == ob.kv
 
 
+def read_revisions(ops: Sequence[Operation]) -> frozenset[int]:
+    """Header revisions of every answer and revisions reads asked for (over-inclusive:
+    it only keeps the search from treating a revision as unread)."""
+    out: set[int] = set()
+    for op in ops:
+        if isinstance(op.output, dict):
+            rev = (op.output.get("header") or {}).get("revision")
+            if isinstance(rev, int):
+                out.add(rev)
+        stack = [op.input]
+        while stack:
+            req = stack.pop()
+            if req.get("revision") and req.get("kind") == "range":
+                out.add(int(req["revision"]))
+            stack.extend((req.get("success") or []) + (req.get("failure") or []))
+    return frozenset(out)
+
+
 @dataclass
 class Gaps:
     claims: Claims
@@ -46,6 +64,32 @@ class Gaps:
     #: Watch events and serializable reads constrain fillers as exactly as linearizable
     #: reads (they are etcd guarantees too); without, they only order candidates.
     strict: bool
+    #: Every revision some response was answered at or a read asked for.
+    read_at: frozenset[int] = frozenset()
+
+    def unread(self, r: int) -> bool:
+        """Nothing shows the state at revision ``r``: no response or read names it, no
+        watch covers it, nothing was seen changed at it."""
+        return (
+            r not in self.read_at
+            and not self.claims.observers.get(r)
+            and not self.claims.revokes.get(r)
+            and not self.evidence.obs_at.get(r)
+            and not any(c.lo <= r <= c.hi for c in self.coverage)
+        )
+
+    def commuting_out_of_order(self, r: int, op: Operation, prev: Operation | None) -> bool:
+        """Revokes of unknown outcome that fill adjacent gaps commute (a key is under one
+        lease at a time), and when nothing reads the revision between them either order
+        gives the same states everywhere else: only the one by call time is tried. The
+        bounds allow it: a filler must be called before its revision's upper bound, and
+        those bounds only grow with the revision. Without this, leases expiring after
+        the last watch had ended are tried in every order before the final reads."""
+        if prev is None or op.input.get("kind") != "lease_revoke" or prev.input.get("kind") != "lease_revoke":
+            return False
+        if r - 1 in self.claims.fixed or not self.unread(r - 1):
+            return False
+        return (prev.call, prev.id) > (op.call, op.id)
 
     def watched(self, r: int) -> bool:
         """Something other than a linearizable response observed revision ``r``."""
@@ -72,6 +116,10 @@ class Gaps:
                 unnamed.append(op)
         if unnamed:
             unnamed = self.evidence.deficit_first(unnamed, r, store)
+            if self.unread(r):
+                # Nothing saw this revision: most often a lease expired after the traffic
+                # it served, and only a later read shows which keys went.
+                unnamed.sort(key=lambda op: op.input.get("kind") != "lease_revoke")
         order = first + at_r + unnamed + elsewhere
         if self.watched(r):
             return order + order, len(order)

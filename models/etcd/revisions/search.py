@@ -133,6 +133,9 @@ class RevisionSearch:
             op = f.cands[f.idx]
             f.idx += 1
             self.steps += 1
+            w = self.writers[f.r - 1]
+            if self.gaps.commuting_out_of_order(f.r, op, self.claims.by_id.get(w) if w is not None else None):
+                continue
             res = apply(self.store, op.input)
             if res.error or not res.changes:
                 continue

@@ -115,3 +115,51 @@ def test_variant_no_order_explains_still_fails(name: str) -> None:
     # Proving that no order fits means trying them all: a short run, no budget.
     res = _check(CASES[name](False, 3), budget=None)
     assert res.verdict == "illegal", res.stats
+
+
+def expired_after_traffic(ok: bool, leases: int = 8, expired: int = 6) -> H:
+    """Leases 1..``leases`` each hold one key; after the last write, ``expired`` of them
+    expire (revisions nothing reads) and a final read shows which keys went, and an unknown
+    put called earlier never applied. Every order of the expiries explains the final read:
+    only one is tried. ``ok`` False: the final read shows the key without a lease gone,
+    which no expiry can have deleted."""
+    h = H()
+    rev = 1
+    for i in range(1, leases + 1):
+        h.op(
+            {"kind": "lease_grant", "id": i, "ttl": 1},
+            {"header": {"revision": rev}, "id": i, "ttl": 1},
+            i,
+            i + 1,
+        )
+    for i in range(1, leases + 1):
+        rev += 1
+        h.put(f"k{i}", "v", rev, call=100 + i, ret=101 + i, lease=i)
+    rev += 1
+    h.put("free", "v", rev, call=200, ret=201)
+    h.put("decoy", "d", 0, call=202, ret=None, status="unknown")
+    kept = [kv(f"k{i}", "v", 1 + i, lease=i) for i in range(expired + 1, leases + 1)]
+    if ok:
+        kept.insert(0, kv("free", "v", leases + 2))
+    final = rev + expired
+    h.get("a", final, kept, 10 * S, 10 * S + 10, end="z", count=len(kept))
+    return h
+
+
+S = 1_000_000_000
+
+
+def test_expiries_nothing_saw_are_placed_in_one_order() -> None:
+    hist = expired_after_traffic(True).history()
+    from models.etcd import check_history
+
+    v = check_history(hist)
+    assert v.verdict == "ok", v.summary()
+    assert v.stats["backtracks"] <= 2 and v.stats["steps"] < BUDGET
+
+
+def test_a_final_read_no_expiries_explain_still_fails() -> None:
+    from models.etcd import check_history
+
+    v = check_history(expired_after_traffic(False, leases=5, expired=3).history())
+    assert v.verdict == "illegal", v.summary()
