@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from harness.client import EtcdClient, EtcdError
+from models.history import History, OpRecord
 
 
 def etcd_binaries() -> dict[str, str]:
@@ -151,3 +152,20 @@ def start_etcd(version: str, binary: str) -> LocalEtcd:
                     raise RuntimeError(f"etcd {version} did not start:\n{out}") from None
                 time.sleep(0.1)
     return node
+
+
+def from_fresh(path: str | Path) -> History:
+    """The history recorded at ``path`` against a fresh member of :func:`start_etcd`,
+    with the readiness put that made revision 2 before it began, so it checks from an
+    empty store."""
+    from harness.history.jsonl import read_history
+
+    hist = read_history(str(path))
+    ready = {"kind": "put", "key": "__ready", "value": "1", "lease": 0, "prev_kv": False}
+    hist.ops.insert(
+        0,
+        OpRecord(
+            id=1 << 20, client=99, call=0, input=ready, status="ok", ret=1, output={"header": {"revision": 2}}
+        ),
+    )
+    return hist

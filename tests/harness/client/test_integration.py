@@ -17,8 +17,8 @@ from harness.client.recorder import Clock, Counter, Recorder
 from harness.client.watch import WatchMessage
 from harness.history.jsonl import HistoryWriter, read_history
 from models.etcd import check_history
-from models.history import Header, History, OpRecord
-from tests.common.local_etcd import LocalEtcd
+from models.history import Header
+from tests.common.local_etcd import LocalEtcd, from_fresh
 
 pytestmark = pytest.mark.integration
 
@@ -203,20 +203,8 @@ def test_keepalive_renews_and_an_expired_lease_checks_ok(own_etcd: LocalEtcd, tm
     assert (gone.status, gone.output) == ("ok", {"error": "lease_not_found"})
     writer.close()
 
-    v = check_history(_from_fresh(path))
+    v = check_history(from_fresh(path))
     assert v.verdict == "ok", v.summary()
-
-
-def _from_fresh(path: Path) -> History:
-    """A history of a fresh member: the fixture's readiness put made revision 2 before
-    the history began."""
-    hist = read_history(str(path))
-    ready = {"kind": "put", "key": "__ready", "value": "1", "lease": 0, "prev_kv": False}
-    first = OpRecord(
-        id=1 << 20, client=99, call=0, input=ready, status="ok", ret=1, output={"header": {"revision": 2}}
-    )
-    hist.ops.insert(0, first)
-    return hist
 
 
 def test_sorted_filtered_ranges_and_kept_leases_answer_as_the_model_says(
@@ -252,7 +240,7 @@ def test_sorted_filtered_ranges_and_kept_leases_answer_as_the_model_says(
                 assert rec.execute(op).status == "ok"
                 assert rec.execute({**op, "keys_only": True}).status == "ok"
     writer.close()
-    hist = _from_fresh(path)
+    hist = from_fresh(path)
     v = check_history(hist)
     assert v.verdict == "ok", v.summary()
     read = next(o for o in hist.ops if o.input.get("sort_target") == "value" and not o.input.get("keys_only"))

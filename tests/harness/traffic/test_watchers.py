@@ -10,15 +10,15 @@ import msgspec
 import pytest
 
 from harness.client.recorder import Clock, Counter, Recorder
-from harness.history.jsonl import HistoryWriter, read_history
+from harness.history.jsonl import HistoryWriter
 from harness.traffic.finish import sentinels
 from harness.traffic.ops import delete_op, put_op
 from harness.traffic.plan import make_plan
 from harness.traffic.watchers import WATCHER_CLIENT_BASE, Watchers
 from models.etcd import check_history
-from models.history import Header, OpRecord
+from models.history import Header
 from scenarios.base import Scenario
-from tests.common.local_etcd import BINARIES, start_etcd
+from tests.common.local_etcd import BINARIES, from_fresh, start_etcd
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif("3.4" not in BINARIES, reason="no etcd 3.4")]
 
@@ -57,14 +57,7 @@ def test_slow_and_recreated_watchers_miss_nothing(tmp_path: Path) -> None:
         writer.close()
     finally:
         node.stop()
-    hist = read_history(str(path))
-    ready = {"kind": "put", "key": "__ready", "value": "1", "lease": 0, "prev_kv": False}
-    hist.ops.insert(
-        0,
-        OpRecord(
-            id=1 << 20, client=99, call=0, input=ready, status="ok", ret=1, output={"header": {"revision": 2}}
-        ),
-    )
+    hist = from_fresh(path)
     v = check_history(hist)
     assert v.verdict == "ok", v.summary()
     by_client: dict[int, set[int]] = {}
