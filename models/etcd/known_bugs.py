@@ -165,6 +165,43 @@ def _replayed_after_restore(a: Anomaly, history: History, _all: Sequence[Anomaly
     )
 
 
+_PAUSES = frozenset({"pause", "pause-loss"})
+
+
+def _term(rec: OpRecord) -> int:
+    header = rec.output.get("header") if isinstance(rec.output, dict) else None
+    return int((header or {}).get("raft_term") or 0)
+
+
+def _paused_during(history: History, rec: OpRecord) -> bool:
+    """A pause fault on the member that answered ``rec`` was on while it was called or
+    answered."""
+    name = _member_name(history, rec.member)
+    starts = {f.id: f for f in history.faults if f.phase == "start" and f.kind in _PAUSES}
+    ends = {f.id: f.time for f in history.faults if f.phase == "end" and f.id in starts}
+    ret = rec.ret if rec.ret is not None else rec.call
+    return any(
+        name in f.targets and f.time <= ret and ends.get(i, ret) >= rec.call for i, f in starts.items()
+    )
+
+
+def _stale_read_after_pause(a: Anomaly, history: History, _all: Sequence[Anomaly]) -> bool:
+    """A leader frozen while the others elected a new one answers, once thawed, a
+    linearizable read from a read index of its old term (the read index raced the
+    leader change): the read misses a write the new leader had acknowledged before it
+    was called, and its header carries the older raft term."""
+    if a.kind != "non-linearizable" or len(a.ops) != 2:
+        return False
+    recs = {r.id: r for r in history.ops if r.id in a.ops}
+    for rec in recs.values():
+        if rec.input.get("kind") != "range" or rec.input.get("serializable"):
+            continue
+        newer = [o for o in recs.values() if o is not rec and _term(o) > _term(rec) > 0]
+        if newer and _paused_during(history, rec):
+            return True
+    return False
+
+
 KNOWN_BUGS: tuple[KnownBug, ...] = (
     # Watch bugs first: their shapes are narrow; a watch anomaly on a member with
     # inconsistent data is the data bug only when no watch bug explains it.
@@ -188,6 +225,13 @@ KNOWN_BUGS: tuple[KnownBug, ...] = (
         (((3, 4, 0), (3, 4, 34)), ((3, 5, 0), (3, 5, 16))),
         "3.4.34, 3.5.16",
         _tombstone_at_compaction,
+    ),
+    KnownBug(
+        "etcd-io/etcd#20418",
+        "a leader paused while a new one was elected serves a stale linearizable read once it resumes",
+        (((3, 4, 20), (3, 4, 42)), ((3, 5, 0), (3, 5, 28))),
+        "3.4.42, 3.5.28",
+        _stale_read_after_pause,
     ),
     KnownBug(
         "etcd-io/etcd#13766",

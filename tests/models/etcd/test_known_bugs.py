@@ -164,3 +164,43 @@ def test_events_sent_again_after_a_partition_are_etcd_15271(
     v = check_history(_versioned(replayed_watch(fault), version))
     assert "watch-duplicate" in v.kinds(), v.summary()
     assert v.known_bugs() == (["etcd-io/etcd#15271"] if known else [])
+
+
+def stale_read_after_pause(paused: str | None, read_term: int = 2) -> History:
+    """m2 led in term 2 and was paused; m1, leader in term 3, acknowledged a at 3; a read
+    called afterwards on m2 (answered once it resumed) still shows revision 2."""
+    h = H()
+    h.put("a", "1", 2, 10, 20, member="http://m1:2379")
+    h.ops[-1].output["header"]["raft_term"] = 2
+    h.put("a", "2", 3, 30, 40, member="http://m1:2379")
+    h.ops[-1].output["header"]["raft_term"] = 3
+    h.get("a", 2, [kv("a", "1", 2)], 50, 3000, member="http://m2:2379")
+    h.ops[-1].output["header"]["raft_term"] = read_term
+    hist = h.history()
+    hist.header.cluster = {"members": [{"name": n, "client_url": f"http://{n}:2379"} for n in ("m1", "m2")]}
+    if paused is not None:
+        hist.faults = [
+            FaultRecord(id=1, phase="start", kind="pause", time=25, targets=[paused]),
+            FaultRecord(id=1, phase="end", kind="pause", time=2000, targets=[paused]),
+        ]
+    return hist
+
+
+@pytest.mark.parametrize(
+    ("version", "paused", "read_term", "known"),
+    [
+        ("3.4.23", "m2", 2, True),
+        ("3.5.1", "m2", 2, True),
+        ("3.4.19", "m2", 2, False),
+        ("3.5.28", "m2", 2, False),
+        ("3.5.1", "m1", 2, False),
+        ("3.5.1", None, 2, False),
+        ("3.5.1", "m2", 3, False),
+    ],
+)
+def test_a_stale_read_from_a_paused_old_leader_is_etcd_20418(
+    version: str, paused: str | None, read_term: int, known: bool
+) -> None:
+    v = check_history(_versioned(stale_read_after_pause(paused, read_term), version))
+    assert v.verdict == "illegal" and "non-linearizable" in v.kinds(), v.summary()
+    assert v.known_bugs() == (["etcd-io/etcd#20418"] if known else [])
