@@ -18,7 +18,7 @@ Design notes: ``docs/etcd-model.md``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from models.anomaly import Anomaly
@@ -29,6 +29,7 @@ from models.etcd.lost_writes import check_lost_writes
 from models.etcd.observations import Observations
 from models.etcd.revisions import RevisionResult, check_revisions
 from models.etcd.stale_reads import check_stale_reads
+from models.etcd.state import ALL_KEYS
 from models.etcd.synthetic import fault_compactions, lease_expiries
 from models.etcd.watch import Compaction, check_watches
 from models.history import History, OpRecord
@@ -55,7 +56,9 @@ def check_history(history: History, timeout: float | None = None) -> Verdict:
         anomalies += check_lease_lifetimes(ops, history.faults)
         last_return = max((op.ret or op.call for op in ops), default=0)
         anomalies += check_convergence(
-            history.statuses, quiescent_after=last_return if history.finished else NEVER
+            history.statuses,
+            quiescent_after=last_return if history.finished else NEVER,
+            empty_at=_empty_at(lin),
         )
         if strict_failure and not anomalies:
             anomalies += strict_failure
@@ -99,6 +102,14 @@ def _on_the_order(history: History, ops: Sequence[Operation], lin: RevisionResul
     )
     unknown_calls = [op.call for op in ops if op.status == "unknown"]
     return out + check_stale_reads(ops, lin.store, lin.lo, lin.max_revision, unknown_calls)
+
+
+def _empty_at(lin: RevisionResult) -> Callable[[int], bool] | None:
+    """Whether no key is alive at a revision, by the order the replay found."""
+    store = lin.store
+    if lin.verdict != "ok" or store is None:
+        return None
+    return lambda r: r <= (lin.max_revision or 0) and not store.range("", ALL_KEYS, r)
 
 
 def acknowledged_compactions(records: Sequence[OpRecord]) -> list[Compaction]:

@@ -14,21 +14,33 @@ not compared on revision. Each failure is a ``divergence`` anomaly naming the me
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from models.anomaly import Anomaly
 from models.history import StatusRecord
 
 
 def check_convergence(
-    statuses: Sequence[StatusRecord], *, quiescent_after: int | None = None
+    statuses: Sequence[StatusRecord],
+    *,
+    quiescent_after: int | None = None,
+    empty_at: Callable[[int], bool] | None = None,
 ) -> list[Anomaly]:
     """``quiescent_after``: the time traffic stopped (last return); only samples taken
-    after it are compared on revision. None: compare each member's last sample."""
+    after it are compared on revision. None: compare each member's last sample.
+
+    ``empty_at(r)``: no key is alive at revision ``r`` (from the replay). etcd's HashKV
+    then hashes every revision still on disk, compacted ones included (``hashByRev``
+    filters old revisions by what a compaction at ``r`` would keep, and skips the
+    filter when that is nothing), so members whose compactions left different
+    leftovers give different hashes of the same data: such samples are not compared.
+    """
     out: list[Anomaly] = []
     hashes: dict[tuple[int, int], dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
     for s in statuses:
         if s.hash is not None and s.hash_revision is not None:
+            if empty_at is not None and empty_at(s.hash_revision):
+                continue
             hashes[(s.hash_revision, s.compact_revision or 0)][s.hash].append(s.member)
     differ = [
         (rev, compact, by_hash) for (rev, compact), by_hash in sorted(hashes.items()) if len(by_hash) > 1

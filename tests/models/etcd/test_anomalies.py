@@ -238,6 +238,21 @@ def divergence_hash(bad: bool) -> History:
     return h.history()
 
 
+def divergence_hash_of_the_empty_store(bad: bool) -> History:
+    """Nothing is alive at revision 3: etcd's HashKV there hashes whatever compacted
+    revisions each member still has on disk, so only the hashes at 2 (a alive) count."""
+    h = H()
+    h.put("a", "1", 2, 10, 20)
+    h.op({"kind": "delete", "key": "a"}, {"header": {"revision": 3}, "deleted": 1, "prev_kvs": []}, 30, 40)
+    for m, hv in (("m1", 7), ("m2", 7), ("m3", 8)):
+        h.statuses.append(
+            StatusRecord(
+                time=100, member=m, revision=3, hash=hv, hash_revision=2 if bad else 3, raft_applied_index=9
+            )
+        )
+    return h.history()
+
+
 def final_status(h: H, samples: list[tuple[str, int, int]]) -> None:
     """Two rounds of (member, applied index, revision) after traffic, as the runner takes."""
     for t in (100, 200):
@@ -344,6 +359,7 @@ CASES: list[tuple[str, Callable[[bool], History]]] = [
     ("stale-read", stale_serializable),
     ("stale-read", serializable_from_future),
     ("divergence", divergence_hash),
+    ("divergence", divergence_hash_of_the_empty_store),
     ("divergence", divergence_revision),
     ("divergence", divergence_revision_hash_failed),
     ("divergence", divergence_further_along),
