@@ -2,9 +2,10 @@
 
 1. lost writes (:mod:`.lost_writes`), a quick pass that names the write;
 2. linearizability, by the revision-guided replay (:mod:`.revisions`): first with watch
-   events and serializable reads as constraints; when no order explains them together,
-   once more with the linearizable responses alone, so that the watch and stale-read
-   checks can name what breaks;
+   events, progress notifications and serializable reads as constraints; when no order
+   explains them together, with the events but not the notifications, then with the
+   linearizable responses alone, so that the watch and stale-read checks can name what
+   breaks;
 3. on the order found: watches (:mod:`.watch`) and serializable reads (:mod:`.stale_reads`);
    and, order-free, keys that outlive their lease (:mod:`.lease_lifetime`);
 4. convergence of the members (:mod:`.convergence`);
@@ -80,6 +81,10 @@ def _linearizable(
     if lin.verdict != "illegal":
         return lin, []
     strict_failure = lin.anomalies
+    if any(c.hi > max(c.events, default=0) for c in obs.coverage):
+        lin = check_revisions(ops, obs.events_only(), strict=True, timeout=timeout)
+        if lin.verdict == "ok":
+            return lin, strict_failure
     lin = check_revisions(ops, obs, strict=False, timeout=timeout)
     if lin.verdict == "unknown":
         lin.verdict, lin.anomalies = "illegal", strict_failure
