@@ -113,7 +113,15 @@ def test_a_write_lost_after_a_crash_around_defrag_is_etcd_14685(
 ) -> None:
     v = check_history(_versioned(lost_write_after_crash(request_kind), version))
     assert "lost-write" in v.kinds(), v.summary()
-    assert v.known_bugs() == (["etcd-io/etcd#14685"] if known else [])
+    assert ("etcd-io/etcd#14685" in v.known_bugs()) is known
+
+
+@pytest.mark.parametrize(("version", "known"), [("3.5.1", True), ("3.5.3", False)])
+def test_a_write_lost_after_a_crash_timed_to_compaction_is_etcd_13766(version: str, known: bool) -> None:
+    """A crash timed to a compaction is a SIGKILL like any: on 3.5.0-3.5.2 the write it
+    loses is etcd-io/etcd#13766 (found by explore on 3.5.1, seed 1551882843)."""
+    v = check_history(_versioned(lost_write_after_crash("compact"), version))
+    assert v.known_bugs() == (["etcd-io/etcd#13766"] if known else [])
 
 
 def test_a_tombstone_compacted_by_a_fault_is_etcd_18089_too() -> None:
