@@ -32,6 +32,7 @@ CHECK_OF_KIND = {
     "revision-mismatch": "linearizability",
     "stale-read": "stale-read",
     "divergence": "convergence",
+    "lease-overlived": "lease-lifetime",
 }
 
 

@@ -40,6 +40,7 @@ def test_check_names_cover_every_anomaly_kind() -> None:
         "watch",
         "stale-read",
         "convergence",
+        "lease-lifetime",
     }
 
 
