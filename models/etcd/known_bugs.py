@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from models.anomaly import Anomaly
+from models.etcd.lease_lifetime import raft_term
 from models.etcd.synthetic import fault_compactions
 from models.history import FaultRecord, History, OpRecord, WatchRecord
 from models.operation import Operation
@@ -179,11 +180,6 @@ def _replayed_after_restore(a: Anomaly, history: History, _all: Sequence[Anomaly
 _PAUSES = frozenset({"pause", "pause-loss"})
 
 
-def _term(rec: OpRecord) -> int:
-    header = rec.output.get("header") if isinstance(rec.output, dict) else None
-    return int((header or {}).get("raft_term") or 0)
-
-
 def _paused_during(history: History, rec: OpRecord) -> bool:
     """A pause fault on the member that answered ``rec`` was on while it was called or
     answered."""
@@ -207,7 +203,7 @@ def _stale_read_after_pause(a: Anomaly, history: History, _all: Sequence[Anomaly
     for rec in recs.values():
         if rec.input.get("kind") != "range" or rec.input.get("serializable"):
             continue
-        newer = [o for o in recs.values() if o is not rec and _term(o) > _term(rec) > 0]
+        newer = [o for o in recs.values() if o is not rec and raft_term(o) > raft_term(rec) > 0]
         if newer and _paused_during(history, rec):
             return True
     return False

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from models.anomaly import Anomaly
-from models.history import FaultRecord
+from models.history import FaultRecord, OpRecord
 from models.operation import Operation
 
 NS = 1_000_000_000
@@ -89,7 +89,9 @@ def leases_of_history(ops: Iterable[Operation]) -> dict[int, Lease]:
 def check_lease_lifetimes(ops: Sequence[Operation], faults: Sequence[FaultRecord]) -> list[Anomaly]:
     """A linearizable read, under the grant's leader, long after the lease must have
     expired, that still returns a key attached to it."""
-    leases = {k: v for k, v in leases_of_history(ops).items() if not v.unbounded and v.ttl and _term(v.grant)}
+    leases = {
+        k: v for k, v in leases_of_history(ops).items() if not v.unbounded and v.ttl and raft_term(v.grant)
+    }
     if not leases:
         return []
     windows = _fault_windows(faults)
@@ -98,7 +100,7 @@ def check_lease_lifetimes(ops: Sequence[Operation], faults: Sequence[FaultRecord
     for op in ops:
         for lease, key in _leased_keys(op):
             state = leases.get(lease)
-            if state is None or lease in reported or _term(op) != _term(state.grant):
+            if state is None or lease in reported or raft_term(op) != raft_term(state.grant):
                 continue
             held = _held_until(windows, op.call)
             assert state.refreshed_ret is not None and state.ttl is not None
@@ -109,7 +111,8 @@ def check_lease_lifetimes(ops: Sequence[Operation], faults: Sequence[FaultRecord
     return out
 
 
-def _term(op: Operation) -> int:
+def raft_term(op: Operation | OpRecord) -> int:
+    """The raft term of the member that answered (0: none recorded)."""
     header = op.output.get("header") if isinstance(op.output, dict) else None
     return int((header or {}).get("raft_term") or 0)
 
