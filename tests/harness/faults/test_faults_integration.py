@@ -268,8 +268,9 @@ def test_crash_during_kills_while_the_request_runs_then_restarts(healthy: Cluste
 def test_partition_snapshot_holds_until_the_member_needs_a_snapshot(
     etcd_binary: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """With --snapshot-count 10 the leader keeps 5,010 entries for a lagging follower:
-    past that, the healed follower catches up from a snapshot (its log says so)."""
+    """With --snapshot-count 10 the leader keeps at most 5,010 entries for a lagging
+    follower: past that (and a margin), the healed follower catches up from a snapshot
+    (its log says so)."""
     import threading
 
     from harness.client.etcd import EtcdClient
@@ -299,7 +300,7 @@ def test_partition_snapshot_holds_until_the_member_needs_a_snapshot(
             stop.set()
             writer.join(timeout=10)
         start = fault_records(records)[0]
-        assert start.detail["reached"] and start.detail["lag"] > start.detail["needed"] == 5010, start.detail
+        assert start.detail["reached"] and start.detail["lag"] > start.detail["needed"] == 6010, start.detail
         (m,) = w.fault.targets
         inj.heal(w)
         rev = admin.put(leader.client_url, "lag/after", "x")
