@@ -74,6 +74,7 @@ _ALL = [
         op_mix=(
             ("lease-put", 20),
             ("lease-keepalive", 4),
+            ("lease-ttl", 3),
             ("lease-revoke", 3),
             ("txn-lease", 5),
             ("get", 25),

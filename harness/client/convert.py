@@ -199,6 +199,20 @@ def lease_keepalive_output(r: pb.LeaseKeepAliveResponse) -> dict[str, Any]:
     return {"header": header(r.header), "id": r.ID, "ttl": r.TTL}
 
 
+def lease_timetolive_output(r: pb.LeaseTimeToLiveResponse) -> dict[str, Any]:
+    """etcd answers a lease it does not hold with a TTL of -1, not an error (its
+    LeaseServer turns ErrLeaseNotFound into that)."""
+    if r.TTL == -1:
+        return {"error": "lease_not_found"}
+    return {
+        "header": header(r.header),
+        "id": r.ID,
+        "ttl": r.TTL,
+        "granted_ttl": r.grantedTTL,
+        "keys": sorted(_s(k) for k in r.keys),
+    }
+
+
 def header_output(r: Any) -> dict[str, Any]:
     """Output of lease_revoke, compact and defragment: the header alone."""
     return {"header": header(r.header)}

@@ -59,6 +59,9 @@ def _prepare(client: Any, op: Request) -> tuple[Any, Any, Callable[[Any], dict[s
             pb.LeaseKeepAliveRequest(ID=op["id"]),
             convert.lease_keepalive_output,
         )
+    if kind == "lease_timetolive":
+        req = pb.LeaseTimeToLiveRequest(ID=op["id"], keys=bool(op.get("keys")))
+        return client.lease.LeaseTimeToLive, req, convert.lease_timetolive_output
     if kind == "compact":
         req = pb.CompactionRequest(revision=op["revision"], physical=bool(op.get("physical")))
         return client.kv.Compact, req, convert.header_output

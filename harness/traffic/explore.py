@@ -19,7 +19,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from harness.traffic.ops import EXTENDED, RENEWALS, SHAPED
+from harness.traffic.ops import EXTENDED, LOOKUPS, RENEWALS, SHAPED
 from harness.traffic.plan import PROFILES, draw
 from scenarios.base import FaultChoice, Scenario
 
@@ -95,7 +95,8 @@ def configurations(flags: frozenset[str], duration: float) -> st.SearchStrategy[
         scn = dataclasses.replace(scn, qps=_load_for(scn), op_mix=scn.op_mix + _later_kinds(d, scn))
         scn = dataclasses.replace(scn, faults=scn.faults + _later_faults(d, scn), value_kb=_value_kb(d, scn))
         slow = scn.watchers_per_member > 0 and bool(d(st.booleans()))
-        return dataclasses.replace(scn, op_mix=scn.op_mix + _shaped_kinds(d), slow_watchers=slow)
+        scn = dataclasses.replace(scn, op_mix=scn.op_mix + _shaped_kinds(d), slow_watchers=slow)
+        return dataclasses.replace(scn, op_mix=scn.op_mix + _lookup_kinds(d, scn))
 
     return build()
 
@@ -121,6 +122,14 @@ def _later_kinds(d: Draw, scn: Scenario) -> tuple[tuple[str, int], ...]:
     weights: dict[str, int] = {}
     if any(k == "lease-put" for k, _ in scn.op_mix):
         weights.update({kind: d(st.sampled_from([0, 1, 3, 10])) for kind in RENEWALS})
+    return tuple((k, w) for k, w in weights.items() if w)
+
+
+def _lookup_kinds(d: Draw, scn: Scenario) -> tuple[tuple[str, int], ...]:
+    """TimeToLive reads where leases are held."""
+    if not any(k == "lease-put" for k, _ in scn.op_mix):
+        return ()
+    weights = {kind: d(st.sampled_from([0, 1, 3, 10])) for kind in LOOKUPS}
     return tuple((k, w) for k, w in weights.items() if w)
 
 

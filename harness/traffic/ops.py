@@ -60,6 +60,9 @@ class ClientState:
     mod_revision: dict[str, int] = field(default_factory=dict)
     revision: int = 0
     lease: int = 0
+    #: The lease this client held before, revoked or expired: a TimeToLive of it must
+    #: find it gone.
+    old_lease: int = 0
     leases_granted: int = 0
     page: tuple[str, int] | None = None  # next key and revision of a paginated list
     #: The key of the last optimistic update that lost its compare: the apiserver's
@@ -147,21 +150,10 @@ def build(
             start, rev = st.page
             return range_op(start, prefix_end(p), limit=limit, revision=rev)
         return range_op(p, prefix_end(p), limit=limit)
-    if kind == "lease-put":
-        if st.lease == 0:
-            st.leases_granted += 1
-            return {"kind": "lease_grant", "id": (st.client + 1) << 20 | st.leases_granted, "ttl": lease_ttl}
-        return put_op(key, value, lease=st.lease)
-    if kind == "lease-revoke":
-        if st.lease == 0:
-            return range_op(key)
-        return {"kind": "lease_revoke", "id": st.lease}
+    if kind in LEASE_KINDS:
+        return _lease_op(kind, st, key, value, lease_ttl)
     if kind in SHAPED:
         return _shaped(profile, t, st, key, value)
-    if kind == "lease-keepalive":
-        if st.lease == 0:
-            return range_op(key)
-        return {"kind": "lease_keepalive", "id": st.lease}
     if kind == "compact":
         rev = st.revision - 200
         if rev <= 1:
@@ -174,8 +166,31 @@ def build(
 #: multi-key and nested txns, lease compares, lease renewals. Exploration draws them.
 EXTENDED = ("range-at", "range-count", "range-keys", "delete-range", "txn-multi", "txn-lease")
 RENEWALS = ("lease-keepalive",)
+#: Reads of what the leader's lessor holds (TTL, keys).
+LOOKUPS = ("lease-ttl",)
 #: Sorted and revision-filtered ranges, puts that keep the key's lease.
 SHAPED = ("range-sorted", "put-keep-lease")
+
+
+LEASE_KINDS = frozenset({"lease-put", "lease-revoke", "lease-keepalive", "lease-ttl"})
+
+
+def _lease_op(kind: str, st: ClientState, key: str, value: str, lease_ttl: int) -> Request:
+    """A request on the client's lease (granted first), or a plain read while it has
+    none; a TimeToLive also asks after the lease it held before."""
+    if kind == "lease-put":
+        if st.lease == 0:
+            st.leases_granted += 1
+            return {"kind": "lease_grant", "id": (st.client + 1) << 20 | st.leases_granted, "ttl": lease_ttl}
+        return put_op(key, value, lease=st.lease)
+    lease = st.lease or (st.old_lease if kind == "lease-ttl" else 0)
+    if lease == 0:
+        return range_op(key)
+    if kind == "lease-revoke":
+        return {"kind": "lease_revoke", "id": lease}
+    if kind == "lease-keepalive":
+        return {"kind": "lease_keepalive", "id": lease}
+    return {"kind": "lease_timetolive", "id": lease, "keys": True}
 
 
 def _extended(
@@ -246,11 +261,11 @@ def after(op: Request, status: str, output: Any, st: ClientState) -> None:
         st.lease = op["id"] if status == "ok" and isinstance(output, dict) and "error" not in output else 0
     elif (
         kind == "lease_revoke"
-        or kind in ("put", "lease_keepalive")
+        or kind in ("put", "lease_keepalive", "lease_timetolive")
         and isinstance(output, dict)
         and output.get("error") == "lease_not_found"
     ):
-        st.lease = 0
+        st.old_lease, st.lease = st.lease or st.old_lease, 0
     if status == "ok":
         st.learn(op, output)
         if kind == "txn" and isinstance(output, dict) and output.get("succeeded") is False:

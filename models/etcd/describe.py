@@ -102,6 +102,9 @@ def answer_text(req: dict[str, Any], output: dict[str, Any], *, sub: bool = Fals
         return f"{rev}id={output.get('id')} ttl={output.get('ttl')}"
     if kind == "lease_keepalive":
         return f"renewed ttl={output.get('ttl')}"
+    if kind == "lease_timetolive":
+        keys = ",".join(output.get("keys") or ()) or "none"
+        return f"ttl={output.get('ttl')}/{output.get('granted_ttl')} keys={keys}"
     return rev.strip()
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from models.anomaly import Anomaly
-from models.etcd.lease_lifetime import raft_term
+from models.etcd.lease_lifetime import NS, raft_term, ttl_of
 from models.etcd.synthetic import fault_compactions
 from models.history import FaultRecord, History, OpRecord, WatchRecord
 from models.operation import Operation
@@ -209,6 +209,58 @@ def _stale_read_after_pause(a: Anomaly, history: History, _all: Sequence[Anomaly
     return False
 
 
+def _revoked_by_thawed_leader(a: Anomaly, history: History, _all: Sequence[Anomaly]) -> bool:
+    """A leader frozen past a lease's TTL (counted from the last refresh answered before
+    the freeze) still takes itself for the leader once thawed: its lessor revokes the
+    lease, and the revoke, forwarded to the new leader, commits, though the new leader
+    had renewed it. Later requests find the lease gone too early."""
+    if a.kind != "non-linearizable":
+        return False
+    recs = {r.id: r for r in history.ops}
+    gone = [recs[i] for i in a.ops if i in recs and _not_found(recs[i])]
+    pauses = _pause_windows(history)
+    for rec in gone:
+        lease = int(rec.input.get("id") or rec.input.get("lease") or 0)
+        for start, end in pauses:
+            if rec.ret is None or rec.ret < end:
+                continue
+            before = _refreshed_before(history, lease, start)
+            if before is not None and before <= end + NS // 2:
+                return True
+    return False
+
+
+def _not_found(rec: OpRecord) -> bool:
+    return isinstance(rec.output, dict) and rec.output.get("error") == "lease_not_found"
+
+
+def _pause_windows(history: History) -> list[tuple[int, int]]:
+    starts = {f.id: f.time for f in history.faults if f.phase == "start" and f.kind in _PAUSES}
+    return [(starts[f.id], f.time) for f in history.faults if f.phase == "end" and f.id in starts]
+
+
+def _refreshed_before(history: History, lease: int, t: int) -> int | None:
+    """When ``lease`` ran out by the clock of a leader frozen at ``t``: TTL after the last
+    grant or keepalive of it answered before ``t`` (None: none was)."""
+    grant = next(
+        (r for r in history.ops if r.input.get("kind") == "lease_grant" and r.input.get("id") == lease), None
+    )
+    ttl = ttl_of(grant) if grant is not None else None
+    if grant is None or ttl is None:
+        return None
+    refreshes = [
+        r.ret
+        for r in history.ops
+        if r.input.get("kind") in ("lease_grant", "lease_keepalive")
+        and r.input.get("id") == lease
+        and r.status == "ok"
+        and not _not_found(r)
+        and r.ret is not None
+        and r.ret < t
+    ]
+    return max(refreshes) + ttl * NS if refreshes else None
+
+
 KNOWN_BUGS: tuple[KnownBug, ...] = (
     # Watch bugs first: their shapes are narrow; a watch anomaly on a member with
     # inconsistent data is the data bug only when no watch bug explains it.
@@ -239,6 +291,13 @@ KNOWN_BUGS: tuple[KnownBug, ...] = (
         (((3, 4, 20), (3, 4, 42)), ((3, 5, 0), (3, 5, 28))),
         "3.4.42, 3.5.28",
         _stale_read_after_pause,
+    ),
+    KnownBug(
+        "etcd-io/etcd#15247",
+        "a leader paused past a lease's TTL revokes the lease once it resumes, though the new leader renewed it",
+        (((3, 4, 0), (3, 4, 31)), ((3, 5, 0), (3, 5, 13))),
+        "3.4.31, 3.5.13",
+        _revoked_by_thawed_leader,
     ),
     KnownBug(
         "etcd-io/etcd#13766",

@@ -45,7 +45,7 @@ class Lease:
     unbounded: bool = False
 
 
-def ttl_of(grant: Operation) -> int | None:
+def ttl_of(grant: Operation | OpRecord) -> int | None:
     """The TTL etcd counts: the larger of the one asked for and the one granted (etcd
     raises a TTL below its minimum, never lowers one)."""
     asked = grant.input.get("ttl")
@@ -88,7 +88,7 @@ def leases_of_history(ops: Iterable[Operation]) -> dict[int, Lease]:
 
 def check_lease_lifetimes(ops: Sequence[Operation], faults: Sequence[FaultRecord]) -> list[Anomaly]:
     """A linearizable read, under the grant's leader, long after the lease must have
-    expired, that still returns a key attached to it."""
+    expired, that still returns a key attached to it (or a TimeToLive that finds it)."""
     leases = {
         k: v for k, v in leases_of_history(ops).items() if not v.unbounded and v.ttl and raft_term(v.grant)
     }
@@ -118,8 +118,11 @@ def raft_term(op: Operation | OpRecord) -> int:
 
 
 def _leased_keys(op: Operation) -> list[tuple[int, str]]:
-    """(lease, key) of every kv a linearizable read of the current state returned."""
+    """(lease, key) of every kv a linearizable read of the current state returned, and
+    (lease, "") for a TimeToLive that found the lease."""
     inp = op.input
+    if inp.get("kind") == "lease_timetolive" and op.status == "ok" and isinstance(op.output, dict):
+        return [] if op.output.get("error") else [(int(inp["id"]), "")]
     if (
         op.status != "ok"
         or inp.get("kind") != "range"
@@ -151,9 +154,10 @@ def _held_until(windows: list[tuple[int, int | None]], t: int) -> int:
 
 def _overlived(op: Operation, lease: int, key: str, state: Lease, deadline: int) -> Anomaly:
     late = (op.call - deadline) / NS
+    seen = f"read {key} still attached to lease {lease}" if key else f"found lease {lease} still held"
     return Anomaly(
         "lease-overlived",
-        f"op {op.id} read {key} still attached to lease {lease} {late:.1f} s after the lease "
+        f"op {op.id} {seen} {late:.1f} s after the lease "
         f"must have expired (TTL {state.ttl} s, last refresh answered at "
         f"{(state.refreshed_ret or 0) / NS:.3f} s, no fault or leader change since)",
         [state.grant.id, op.id],

@@ -115,23 +115,8 @@ def apply(view: View, req: dict[str, Any]) -> Result:
             changes = list(ov.pending.items())
             out["header"] = _header(view.revision + (1 if changes else 0))
             return Result(out, changes)
-        if kind == "lease_grant":
-            lease = int(req["id"])
-            if view.lease_exists(lease):
-                raise _Error("lease_exists")
-            return Result({"header": _header(view.revision), "id": lease, "ttl": req.get("ttl")}, grant=lease)
-        if kind == "lease_revoke":
-            lease = int(req["id"])
-            if not view.lease_exists(lease):
-                raise _Error("lease_not_found")
-            deleted: list[tuple[str, KV | None]] = [(k, None) for k in view.lease_keys(lease)]
-            rev = view.revision + (1 if deleted else 0)
-            return Result({"header": _header(rev)}, deleted, revoke=lease)
-        if kind == "lease_keepalive":
-            lease = int(req["id"])
-            if not view.lease_exists(lease):
-                raise _Error("lease_not_found")
-            return Result({"header": _header(view.revision), "id": lease})
+        if kind in _LEASE_KINDS:
+            return _lease(view, kind, int(req["id"]), bool(req.get("keys")), req.get("ttl"))
         if kind == "compact":
             rev = int(req["revision"])
             if rev <= view.compact_revision:
@@ -144,6 +129,25 @@ def apply(view: View, req: dict[str, Any]) -> Result:
     except _Error as e:
         return Result({"error": e.name})
     raise ValueError(f"unknown etcd request kind {kind!r}")
+
+
+_LEASE_KINDS = frozenset({"lease_grant", "lease_revoke", "lease_keepalive", "lease_timetolive"})
+
+
+def _lease(view: View, kind: str, lease: int, keys: bool, ttl: Any) -> Result:
+    if kind == "lease_grant":
+        if view.lease_exists(lease):
+            raise _Error("lease_exists")
+        return Result({"header": _header(view.revision), "id": lease, "ttl": ttl}, grant=lease)
+    if not view.lease_exists(lease):
+        raise _Error("lease_not_found")
+    if kind == "lease_revoke":
+        deleted: list[tuple[str, KV | None]] = [(k, None) for k in view.lease_keys(lease)]
+        return Result({"header": _header(view.revision + (1 if deleted else 0))}, deleted, revoke=lease)
+    out: dict[str, Any] = {"header": _header(view.revision), "id": lease}
+    if kind == "lease_timetolive":
+        out["keys"] = sorted(view.lease_keys(lease)) if keys else []
+    return Result(out)
 
 
 def _duplicate_keys(txn: dict[str, Any]) -> bool:
@@ -365,11 +369,9 @@ def canonical(req: dict[str, Any], output: Any, *, sub: bool = False) -> tuple[A
         return ("txn", rev, ok, tuple(canonical(b, r, sub=True) for b, r in zip(branch, resps, strict=True)))
     if kind == "lease_grant":
         return ("lease_grant", rev, output.get("id"))
-    if kind == "lease_keepalive":
-        # Answered by the leader with the header of the member asked: only existence counts.
-        return ("lease_keepalive",)
-    if kind == "defragment":
-        return ("defragment",)
+    if kind in ("lease_keepalive", "defragment", "lease_timetolive"):
+        # Answered with the header of the member asked, which may lag: only what they found.
+        return (kind, tuple(output.get("keys") or ()))
     return (kind, rev)
 
 
@@ -390,7 +392,7 @@ def _order_free(req: dict[str, Any], kvs: tuple[KV | None, ...]) -> tuple[Any, b
 def may_write(req: dict[str, Any]) -> bool:
     """Whether the operation can change what later reads see (defragment cannot)."""
     kind = req.get("kind")
-    if kind in ("range", "defragment"):
+    if kind in ("range", "defragment", "lease_timetolive"):
         return False
     if kind == "txn":
         return any(may_write(o) for o in (*(req.get("success") or ()), *(req.get("failure") or ())))

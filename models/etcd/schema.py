@@ -109,6 +109,14 @@ class LeaseKeepAlive(msgspec.Struct, tag="lease_keepalive", **_REQ):  # type: ig
     id: Int64
 
 
+class LeaseTimeToLive(msgspec.Struct, tag="lease_timetolive", **_REQ):  # type: ignore[call-arg]
+    """What the leader's lessor holds for a lease, read without a raft round (so checked
+    with slack, in models/etcd/revisions/leases.py); TTL -1 is ``lease_not_found``."""
+
+    id: Int64
+    keys: bool = False
+
+
 class Compact(msgspec.Struct, tag="compact", **_REQ):  # type: ignore[call-arg]
     revision: NonNegative
     physical: bool = False
@@ -207,6 +215,14 @@ class LeaseKeepAliveOut(msgspec.Struct):
     ttl: Int64 = 0
 
 
+class LeaseTimeToLiveOut(msgspec.Struct):
+    header: Header | None = None
+    id: Int64 = 0
+    ttl: Int64 = 0
+    granted_ttl: Int64 = 0
+    keys: list[str] = []
+
+
 class HeaderOnly(msgspec.Struct):
     header: Header
 
@@ -219,6 +235,7 @@ SCHEMAS: dict[str, OpSchema] = {
     "lease_grant": OpSchema(LeaseGrant, LeaseGrantOut, ModelError),
     "lease_revoke": OpSchema(LeaseRevoke, HeaderOnly, ModelError),
     "lease_keepalive": OpSchema(LeaseKeepAlive, LeaseKeepAliveOut, ModelError),
+    "lease_timetolive": OpSchema(LeaseTimeToLive, LeaseTimeToLiveOut, ModelError),
     "compact": OpSchema(Compact, HeaderOnly, ModelError),
     "defragment": OpSchema(Defragment, HeaderOnly, ModelError),
 }

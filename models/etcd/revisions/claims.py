@@ -48,7 +48,7 @@ class Claims:
 
 #: Acknowledged kinds not placed at a revision: a defragment answers from one member, and
 #: a keepalive with the header of the member asked, which may lag (checked in leases).
-UNPLACED = frozenset({"defragment", "lease_keepalive"})
+UNPLACED = frozenset({"defragment", "lease_keepalive", "lease_timetolive"})
 
 
 def claim(ops: Sequence[Operation], extra_revisions: Iterable[int] = ()) -> tuple[Claims, list[Anomaly]]:

@@ -4,7 +4,8 @@ A put under a lease must come after a grant of it and before any revoke; a lease
 revoked successfully at most as often as it was granted, and only after a grant; a
 ``lease_not_found`` (a keepalive's too) needs a revoke (or expiry) that could have come
 first, or no grant finished before it; a keepalive does not renew a lease whose revoke
-was acknowledged before it. One-sided: only what no order can explain is flagged.
+was acknowledged before it. TimeToLive answers are judged with slack of their own
+(lease_lookups). One-sided: only what no order can explain is flagged.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from models.anomaly import Anomaly
 from models.etcd.model import describe
 from models.etcd.requests import header_revision, leases_of
 from models.etcd.revisions.claims import Claims
+from models.etcd.revisions.lease_lookups import KIND as LOOKUP
+from models.etcd.revisions.lease_lookups import check_lease_lookups
 from models.etcd.state import KV
 from models.operation import Operation
 
@@ -33,6 +36,7 @@ def check_leases(
     out += _revokes(grants, revokes)
     out += _not_found(ops, grants, revokes)
     out += _renewed_after_revoke(ops, revokes)
+    out += check_lease_lookups(ops, grants, revokes)
     return out
 
 
@@ -141,6 +145,7 @@ def _not_found(
     for op in ops:
         if (
             op.status != "ok"
+            or op.input.get("kind") == LOOKUP
             or not isinstance(op.output, dict)
             or op.output.get("error") != "lease_not_found"
         ):

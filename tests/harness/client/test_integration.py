@@ -207,6 +207,39 @@ def test_keepalive_renews_and_an_expired_lease_checks_ok(own_etcd: LocalEtcd, tm
     assert v.verdict == "ok", v.summary()
 
 
+def test_timetolive_lists_the_leases_keys_and_a_gone_lease_is_not_found(
+    own_etcd: LocalEtcd, tmp_path: Path
+) -> None:
+    """TimeToLive from the sync and the aio client: TTLs and the keys attached (not the
+    one put without the lease), and after the revoke TTL -1, recorded as
+    ``lease_not_found``; the history checks ok."""
+    p = prefix()
+    lease_id = 0x3000 + next(_unique)
+    path = tmp_path / "h.jsonl"
+    rec, writer = recorder(own_etcd, path)
+    assert rec.execute({"kind": "lease_grant", "id": lease_id, "ttl": 60}).status == "ok"
+    for key in ("b", "a"):
+        assert rec.execute({"kind": "put", "key": p + key, "value": "x", "lease": lease_id}).status == "ok"
+    assert rec.execute({"kind": "put", "key": p + "b", "value": "y"}).status == "ok"
+    ask = {"kind": "lease_timetolive", "id": lease_id, "keys": True}
+    found = rec.execute(ask)
+    assert found.status == "ok" and found.output["keys"] == [p + "a"], found.output
+    assert found.output["granted_ttl"] == 60 and 0 < found.output["ttl"] <= 60
+
+    async def ask_async() -> dict[str, Any]:
+        async with AsyncEtcdClient(own_etcd.endpoint) as c:
+            return await aexecute(c, {**ask, "keys": False}, 5)
+
+    assert asyncio.run(ask_async())["keys"] == []
+    assert rec.execute({"kind": "lease_revoke", "id": lease_id}).status == "ok"
+    gone = rec.execute(ask)
+    assert (gone.status, gone.output) == ("ok", {"error": "lease_not_found"})
+    writer.close()
+
+    v = check_history(from_fresh(path))
+    assert v.verdict == "ok", v.summary()
+
+
 def test_sorted_filtered_ranges_and_kept_leases_answer_as_the_model_says(
     own_etcd: LocalEtcd, tmp_path: Path
 ) -> None:

@@ -10,7 +10,7 @@ import pytest
 from harness.faults import make_fault
 from harness.runner import _settings
 from harness.traffic.explore import FLAGS, KINDS, describe, explore_scenario
-from harness.traffic.ops import RENEWALS, SHAPED
+from harness.traffic.ops import LOOKUPS, RENEWALS, SHAPED
 from harness.traffic.plan import Plan, make_plan
 from scenarios import get_scenario
 
@@ -54,7 +54,7 @@ def test_seeds_spread_over_sizes_profiles_faults_and_flags(drawn: list) -> None:
     flags = {a.partition("=")[0] for s in drawn for a in s.etcd_args}
     assert flags == set(FLAGS)
     assert {s.snapshot_count for s in drawn} >= {10, 100_000}
-    assert {k for s in drawn for k, _ in s.op_mix} == set(KINDS) | set(RENEWALS) | set(SHAPED)
+    assert {k for s in drawn for k, _ in s.op_mix} == set(KINDS) | set(RENEWALS) | set(SHAPED) | set(LOOKUPS)
 
 
 def test_only_flags_the_build_lists_are_drawn() -> None:

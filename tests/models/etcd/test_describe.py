@@ -63,11 +63,26 @@ TXN_OUT = st.one_of(
     ),
 ).map(lambda d: {**d, "responses": list(d["responses"])})
 
+TTL = {"kind": "lease_timetolive", "id": 7, "keys": True}
+TTL_OUT = st.one_of(
+    st.just({"error": "lease_not_found"}),
+    st.fixed_dictionaries(
+        {
+            "header": HEADER,
+            "id": st.just(7),
+            "ttl": st.integers(0, 3),
+            "granted_ttl": st.just(3),
+            "keys": st.lists(st.sampled_from(["a", "b"]), unique=True).map(sorted),
+        }
+    ),
+)
+
 CASES = st.one_of(
     st.tuples(st.just(RANGE), range_out() | ERROR, range_out() | ERROR),
     st.tuples(st.just(PUT), put_out(), put_out()),
     st.tuples(st.just(DELETE), delete_out(), delete_out()),
     st.tuples(st.just(TXN), TXN_OUT, TXN_OUT),
+    st.tuples(st.just(TTL), TTL_OUT, TTL_OUT),
 )
 
 

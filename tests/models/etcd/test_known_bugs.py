@@ -212,3 +212,52 @@ def test_a_stale_read_from_a_paused_old_leader_is_etcd_20418(
     v = check_history(_versioned(stale_read_after_pause(paused, read_term), version))
     assert v.verdict == "illegal" and "non-linearizable" in v.kinds(), v.summary()
     assert v.known_bugs() == (["etcd-io/etcd#20418"] if known else [])
+
+
+def revoked_by_thawed_leader(pause_end_s: float | None) -> History:
+    """A 3 s lease granted at 0-0.01 s, renewed by a new leader at 2 s; the old leader
+    was paused from 1 s to ``pause_end_s``; a put under the lease at 4.5 s (before the
+    renewal could run out) finds it gone."""
+    s = 1_000_000_000
+    h = H()
+    hdr = {"revision": 1, "raft_term": 2}
+    h.op({"kind": "lease_grant", "id": 5, "ttl": 3}, {"header": hdr, "id": 5, "ttl": 3}, 1, s // 100)
+    h.op(
+        {"kind": "lease_keepalive", "id": 5},
+        {"header": {**hdr, "raft_term": 3}, "id": 5, "ttl": 3},
+        2 * s,
+        2 * s + 10,
+    )
+    h.op(
+        {"kind": "put", "key": "a", "value": "1", "lease": 5},
+        {"error": "lease_not_found"},
+        4 * s + s // 2,
+        5 * s,
+    )
+    hist = h.history()
+    if pause_end_s is not None:
+        hist.faults = [
+            FaultRecord(id=1, phase="start", kind="pause", time=s, targets=["m1"]),
+            FaultRecord(id=1, phase="end", kind="pause", time=int(pause_end_s * s), targets=["m1"]),
+        ]
+    return hist
+
+
+@pytest.mark.parametrize(
+    ("version", "pause_end_s", "known"),
+    [
+        ("3.4.23", 4.0, True),
+        ("3.5.1", 4.0, True),
+        ("3.4.31", 4.0, False),
+        ("3.5.13", 4.0, False),
+        # Thawed before the lease ran out by the old leader's clock: not this bug.
+        ("3.5.1", 2.0, False),
+        ("3.5.1", None, False),
+    ],
+)
+def test_a_lease_gone_after_its_leader_was_paused_past_the_ttl_is_etcd_15247(
+    version: str, pause_end_s: float | None, known: bool
+) -> None:
+    v = check_history(_versioned(revoked_by_thawed_leader(pause_end_s), version))
+    assert v.verdict == "illegal" and "non-linearizable" in v.kinds(), v.summary()
+    assert v.known_bugs() == (["etcd-io/etcd#15247"] if known else [])
