@@ -90,6 +90,9 @@ class WatchRecord(msgspec.Struct, tag="watch", tag_field="type", omit_defaults=T
     compact_revision: int = 0
     cancel_reason: str = ""
     error: ErrorInfo | None = None
+    #: How many responses etcd split this message into (a watch asked for ``fragment``);
+    #: the harness joined them, as etcd's client does.
+    fragments: int = 0
 
 
 class StatusRecord(msgspec.Struct, tag="status", tag_field="type", omit_defaults=True):

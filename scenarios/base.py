@@ -45,6 +45,8 @@ class Scenario:
     #: Watchers that stop reading for seconds now and then (etcd must buffer or slow
     #: them down, never drop events) and cancel and re-create their watch.
     slow_watchers: bool = False
+    #: Watchers that may ask for fragmented responses (drawn per watcher).
+    fragment_watchers: bool = False
     #: The operation mix as (template kind, weight) pairs; empty: the profile's own.
     op_mix: tuple[tuple[str, int], ...] = ()
     #: Watchers send progress requests during traffic (etcd-io/etcd#15220 on old builds).

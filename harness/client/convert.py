@@ -241,6 +241,7 @@ def watch_request(r: pb.WatchCreateRequest) -> dict[str, Any]:
         "prev_kv": r.prev_kv,
         "progress_notify": r.progress_notify,
         **({"filters": [_FILTER_NAMES[f] for f in r.filters]} if r.filters else {}),
+        **({"fragment": True} if r.fragment else {}),
     }
 
 

@@ -204,9 +204,11 @@ class EtcdClient:
         prev_kv: bool = False,
         progress_notify: bool = False,
         filters: Sequence[str] = (),
+        fragment: bool = False,
     ) -> Watch:
         """Open a stream with one watcher; see :class:`Watch`. No deadline: close it.
-        ``filters``: ``noput`` and/or ``nodelete``, the event types etcd leaves out."""
+        ``filters``: ``noput`` and/or ``nodelete``, the event types etcd leaves out;
+        ``fragment``: etcd may split a response larger than its --max-request-bytes."""
         create = pb.WatchCreateRequest(
             key=key,
             range_end=range_end,
@@ -214,6 +216,7 @@ class EtcdClient:
             prev_kv=prev_kv,
             progress_notify=progress_notify,
             filters=[_WATCH_FILTERS[f] for f in filters],
+            fragment=fragment,
         )
         return Watch(self.watch_stub, create)
 

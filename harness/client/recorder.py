@@ -145,6 +145,7 @@ class Recorder(Records):
         prev_kv: bool = False,
         progress_notify: bool = False,
         filters: Sequence[str] = (),
+        fragment: bool = False,
     ) -> RecordedWatch:
         """Open a watch whose every message is recorded; iterate the result."""
         w = self.client.watch(
@@ -154,6 +155,7 @@ class Recorder(Records):
             prev_kv=prev_kv,
             progress_notify=progress_notify,
             filters=filters,
+            fragment=fragment,
         )
         return RecordedWatch(self, w, self.watch_ids.next())
 
@@ -225,6 +227,7 @@ class RecordedWatch:
                 compact_revision=msg.compact_revision,
                 cancel_reason=msg.cancel_reason,
                 error=ErrorInfo(code=msg.error.code, message=msg.error.message) if msg.error else None,
+                fragments=msg.fragments,
             )
             self._write(rec)
             yield msg

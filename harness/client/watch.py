@@ -34,6 +34,8 @@ class WatchMessage:
     compact_revision: int = 0
     cancel_reason: str = ""
     error: EtcdError | None = None
+    #: How many responses etcd split this one into (a watch created with ``fragment``).
+    fragments: int = 0
 
 
 def message(resp: pb.WatchResponse) -> WatchMessage:
@@ -107,9 +109,20 @@ class Watch:
         self.close()
 
     def __iter__(self) -> Iterator[WatchMessage]:
+        """Fragments of one response (``fragment`` set on all but the last) are joined
+        before they are yielded, as etcd's own client does: one response is one batch of
+        whole revisions, and the checks read it that way."""
+        parts: list[pb.WatchResponse] = []
         try:
             for resp in self._call:
+                if resp.fragment:
+                    parts.append(resp)
+                    continue
                 msg = message(resp)
+                if parts:
+                    msg.events = [convert.event(e) for p in parts for e in p.events] + msg.events
+                    msg.kind, msg.fragments = "events", len(parts) + 1
+                    parts = []
                 if msg.kind == "created":
                     self.watch_id = msg.watch_id
                 yield msg

@@ -96,7 +96,8 @@ def configurations(flags: frozenset[str], duration: float) -> st.SearchStrategy[
         scn = dataclasses.replace(scn, faults=scn.faults + _later_faults(d, scn), value_kb=_value_kb(d, scn))
         slow = scn.watchers_per_member > 0 and bool(d(st.booleans()))
         scn = dataclasses.replace(scn, op_mix=scn.op_mix + _shaped_kinds(d), slow_watchers=slow)
-        return dataclasses.replace(scn, op_mix=scn.op_mix + _lookup_kinds(d, scn))
+        scn = dataclasses.replace(scn, op_mix=scn.op_mix + _lookup_kinds(d, scn))
+        return _fragmented(d, scn, flags)
 
     return build()
 
@@ -131,6 +132,21 @@ def _lookup_kinds(d: Draw, scn: Scenario) -> tuple[tuple[str, int], ...]:
         return ()
     weights = {kind: d(st.sampled_from([0, 1, 3, 10])) for kind in LOOKUPS}
     return tuple((k, w) for k, w in weights.items() if w)
+
+
+#: Where watch responses may come in fragments: etcd splits one larger than its
+#: --max-request-bytes (1.5 MiB by default) plus 512 KiB when the watch asked for it;
+#: the smallest still takes the 100 KiB values.
+MAX_REQUEST_BYTES = (128 * 1024, 1024 * 1024)
+
+
+def _fragmented(d: Draw, scn: Scenario, flags: frozenset[str]) -> Scenario:
+    if scn.watchers_per_member == 0 or not d(st.booleans()):
+        return scn
+    args = scn.etcd_args
+    if "--max-request-bytes" in flags:
+        args += (f"--max-request-bytes={d(st.sampled_from(MAX_REQUEST_BYTES))}",)
+    return dataclasses.replace(scn, fragment_watchers=True, etcd_args=args)
 
 
 def _shaped_kinds(d: Draw) -> tuple[tuple[str, int], ...]:
@@ -264,6 +280,7 @@ def describe(scn: Scenario) -> dict[str, Any]:
         "lease_ttl": scn.lease_ttl,
         "value_kb": scn.value_kb,
         "slow_watchers": scn.slow_watchers,
+        "fragment_watchers": scn.fragment_watchers,
         "faults": [
             {
                 "fault": f.name,

@@ -77,6 +77,8 @@ class WatchSpec(msgspec.Struct, frozen=True):
     recreate_every: int = 0
     #: Event types the watch asks etcd to leave out (``noput``, ``nodelete``).
     filters: tuple[str, ...] = ()
+    #: Whether etcd may split a response too large for one message.
+    fragment: bool = False
 
 
 class FaultStep(msgspec.Struct, frozen=True):
@@ -202,6 +204,13 @@ def _watchers(scn: Scenario) -> st.SearchStrategy[list[WatchSpec]]:
     return build()
 
 
+def _fragmenting(scn: Scenario) -> st.SearchStrategy[list[bool]]:
+    """Per watcher, whether it asks for fragments: drawn after everything else, so that
+    a seed keeps the rest of its plan."""
+    n = scn.members * scn.watchers_per_member if scn.fragment_watchers else 0
+    return st.lists(st.booleans(), min_size=n, max_size=n)
+
+
 def _faults(scn: Scenario) -> st.SearchStrategy[list[FaultStep]]:
     @st.composite
     def build(draw: Any) -> list[FaultStep]:
@@ -279,8 +288,10 @@ def make_plan(
         changes["members"] = members
     if changes:
         scn = dataclasses.replace(scn, **changes)
-    parts = st.tuples(_programs(scn), _watchers(scn), _faults(scn))
-    clients, watchers, faults = draw(parts, seed_value)
+    parts = st.tuples(_programs(scn), _watchers(scn), _faults(scn), _fragmenting(scn))
+    clients, watchers, faults, fragment = draw(parts, seed_value)
+    if fragment:
+        watchers = [msgspec.structs.replace(w, fragment=f) for w, f in zip(watchers, fragment, strict=True)]
     return Plan(
         version=PLAN_VERSION,
         seed=seed_value,

@@ -110,6 +110,7 @@ class Watchers:
                         prev_kv=w.spec.prev_kv,
                         progress_notify=w.spec.progress_notify,
                         filters=w.spec.filters,
+                        fragment=w.spec.fragment,
                     )
                 except Exception:  # noqa: BLE001 - the member may be down; try again shortly
                     time.sleep(0.2)

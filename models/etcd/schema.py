@@ -256,6 +256,8 @@ class WatchRequest(msgspec.Struct, forbid_unknown_fields=True):
     progress_notify: bool = False
     #: Event types etcd leaves out of the stream.
     filters: list[Literal["noput", "nodelete"]] = []
+    #: Responses over etcd's --max-request-bytes may come in fragments (joined by the client).
+    fragment: bool = False
 
 
 class WatchEvent(msgspec.Struct):

@@ -114,7 +114,7 @@ class LocalEtcd:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def start_etcd(version: str, binary: str) -> LocalEtcd:
+def start_etcd(version: str, binary: str, extra: tuple[str, ...] = ()) -> LocalEtcd:
     base = "/dev/shm" if os.path.isdir("/dev/shm") else None
     data_dir = tempfile.mkdtemp(prefix="etcd-client-test-", dir=base)
     cport, pport = free_port(), free_port()
@@ -134,6 +134,7 @@ def start_etcd(version: str, binary: str) -> LocalEtcd:
         "--experimental-watch-progress-notify-interval=1s",
         "--logger=zap",
         "--log-level=warn",
+        *extra,
     ]
     log_path = f"{data_dir}/etcd.log"
     with open(log_path, "wb") as log:

@@ -18,7 +18,7 @@ from harness.client.watch import WatchMessage
 from harness.history.jsonl import HistoryWriter, read_history
 from models.etcd import check_history
 from models.history import Header
-from tests.common.local_etcd import LocalEtcd, from_fresh
+from tests.common.local_etcd import BINARIES, VERSIONS, LocalEtcd, from_fresh, start_etcd
 
 pytestmark = pytest.mark.integration
 
@@ -330,6 +330,39 @@ def test_watch_prev_kv_progress_and_records(etcd: LocalEtcd, tmp_path: Path) -> 
     assert records[0].request["prev_kv"] is True and records[0].request["start_revision"] == start
     assert [r.event for r in records[1:]] == [m.kind for m in msgs]
     assert {r.watch for r in records} == {w.id}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_fragmented_watch_response_is_joined_into_one_message(version: str, tmp_path: Path) -> None:
+    """24 puts of 40 KB read back by a watch from the first one: one batch of 960 KB,
+    which etcd splits when the watch asked for fragments (past --max-request-bytes,
+    64 KiB here, plus the 512 KiB it allows for gRPC). Joined, the message holds what
+    the unfragmented watch gets, and the record says how many responses it came in."""
+    node = start_etcd(version, BINARIES[version], ("--max-request-bytes=65536",))
+    path = tmp_path / "h.jsonl"
+    try:
+        rec, writer = recorder(node, path)
+        puts = [{"kind": "put", "key": f"frag/{i:02}", "value": str(i % 10) * 40_000} for i in range(24)]
+        revs = [rec.execute(op).output["header"]["revision"] for op in puts]
+        got: dict[bool, list[WatchMessage]] = {}
+        for fragment in (False, True):
+            w = rec.watch("frag/", "frag0", start_revision=revs[0], fragment=fragment)
+            msgs = got[fragment] = []
+            t = _collect(w, msgs, lambda ms: sum(len(m.events) for m in ms) >= 24)
+            t.join(15)
+            w.close()
+        writer.close()
+    finally:
+        node.stop()
+    whole = [m for m in got[False] if m.kind == "events"]
+    joined = [m for m in got[True] if m.kind == "events"]
+    assert len(whole) == len(joined) == 1 and whole[0].fragments == 0 and joined[0].fragments > 1
+    assert joined[0].events == whole[0].events
+    assert [e["kv"]["mod_revision"] for e in joined[0].events] == revs
+    records = [r for r in read_history(str(path)).watches if r.event in ("request", "events")]
+    assert [r.request.get("fragment", False) for r in records if r.request is not None] == [False, True]
+    assert [r.fragments for r in records if r.event == "events"] == [0, joined[0].fragments]
+    assert check_history(from_fresh(path)).verdict == "ok"
 
 
 def test_watch_compacted_start_is_canceled(own_etcd: LocalEtcd) -> None:

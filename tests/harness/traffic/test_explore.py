@@ -14,7 +14,7 @@ from harness.traffic.ops import LOOKUPS, RENEWALS, SHAPED
 from harness.traffic.plan import Plan, make_plan
 from scenarios import get_scenario
 
-ALL_FLAGS = frozenset({*FLAGS, "--snapshot-count"})
+ALL_FLAGS = frozenset({*FLAGS, "--snapshot-count", "--max-request-bytes"})
 SEEDS = range(60)
 
 
@@ -52,9 +52,24 @@ def test_seeds_spread_over_sizes_profiles_faults_and_flags(drawn: list) -> None:
     assert ttl_pauses, "a leader paused for longer than the lease TTL"
     assert any(len({f.name for f in s.faults}) >= 3 for s in drawn), "schedules compose fault kinds"
     flags = {a.partition("=")[0] for s in drawn for a in s.etcd_args}
-    assert flags == set(FLAGS)
+    assert flags == set(FLAGS) | {"--max-request-bytes"}
     assert {s.snapshot_count for s in drawn} >= {10, 100_000}
     assert {k for s in drawn for k, _ in s.op_mix} == set(KINDS) | set(RENEWALS) | set(SHAPED) | set(LOOKUPS)
+
+
+def test_some_watchers_ask_for_fragments_where_responses_may_be_split(drawn: list) -> None:
+    fragmenting = [(seed, s) for seed, s in zip(SEEDS, drawn, strict=True) if s.fragment_watchers]
+    assert fragmenting and all(s.watchers_per_member for _, s in fragmenting)
+    assert all(any(a.startswith("--max-request-bytes=") for a in s.etcd_args) for _, s in fragmenting)
+    plans = [make_plan(s, seed) for seed, s in fragmenting]
+    asked = [w.fragment for p in plans for w in p.watchers]
+    assert any(asked) and not all(asked)
+    assert not any(
+        w.fragment
+        for seed, s in zip(SEEDS, drawn, strict=True)
+        for w in make_plan(s, seed).watchers
+        if not s.fragment_watchers
+    )
 
 
 def test_only_flags_the_build_lists_are_drawn() -> None:
