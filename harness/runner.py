@@ -199,7 +199,13 @@ class Recording:
         deadline = time.monotonic() + plan.duration
         injector = None
         if self.cluster is not None:
-            injector = Injector(self.cluster, writer.write, clock, health_checks=self.scn.fault_health_checks)
+            injector = Injector(
+                self.cluster,
+                writer.write,
+                clock,
+                health_checks=self.scn.fault_health_checks,
+                hold=traffic.gate.hold,
+            )
         elif plan.faults:
             writer.write(
                 NoteRecord(time=clock(), text="faults skipped: the harness does not own this cluster")

@@ -251,6 +251,12 @@ class Cluster(ABC):
     @abstractmethod
     def logs(self, member: Member | str | int) -> str: ...
 
+    def log_tail(self, member: Member | str | int, offset: int) -> tuple[str, int]:
+        """What the member logged past ``offset`` (0, or a position an earlier call
+        returned), and the position to ask from next time."""
+        text = self.logs(member)
+        return text[offset:], len(text)
+
     def netns_available(self) -> tuple[bool, str]:
         """Whether members have network namespaces of their own that faults may edit."""
         return False, f"{self.backend} cluster members share the host network"

@@ -55,6 +55,8 @@ def parse_fault(spec: str) -> Fault:
 
 
 def _convert(v: str) -> Any:
+    if v.lower() in ("true", "false"):
+        return v.lower() == "true"
     for t in (int, float):
         try:
             return t(v)

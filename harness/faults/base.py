@@ -71,6 +71,9 @@ class Fault(ABC):
     instant: ClassVar[bool] = False
     #: Parameter names the fault takes besides ``target``.
     params_known: ClassVar[tuple[str, ...]] = ()
+    #: Whether the injector holds the traffic still while it injects (a maintenance
+    #: action in a lull): what the cluster does then is the fault's alone.
+    quiet: bool = False
 
     def __init__(self, target: str = "random", **params: Any):
         unknown = sorted(set(params) - set(self.params_known))
@@ -127,6 +130,9 @@ class Injector:
     #: Wait for a healthy cluster before and after every fault. Off, a member may be hit
     #: again while it is still catching up after a restart: a kill storm.
     health_checks: bool = True
+    #: Holds the traffic for a quiet fault's injection (``Traffic.gate.hold``); None:
+    #: no traffic to hold.
+    hold: Callable[[], contextlib.AbstractContextManager[None]] | None = None
     active: list[Window] = field(default_factory=list)
     _next_id: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -171,7 +177,8 @@ class Injector:
         t = self._now()
         error = None
         try:
-            hit = fault.inject(self.cluster, self.rng, targets)
+            with self.hold() if fault.quiet and self.hold else contextlib.nullcontext():
+                hit = fault.inject(self.cluster, self.rng, targets)
         except Exception as exc:  # noqa: BLE001 - recorded in the window, then raised as FaultError
             hit, error = fault.targets, str(exc) or type(exc).__name__
         names = [m.name for m in hit]

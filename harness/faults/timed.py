@@ -11,6 +11,7 @@ it on its data.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -24,23 +25,48 @@ from harness.faults.network import PartitionFault
 from harness.faults.process import KillFault
 
 REQUESTS = ("compact", "defrag")
+#: What a member logs once the request's work is done, not yet persisted: a compaction's
+#: last batch (with the mark that it finished) and a defragmentation's rename wait for
+#: the backend's next commit.
+FINISHED = {"compact": "finished scheduled compaction", "defrag": "finished defragmenting directory"}
+#: How long a kill ``at: finished`` waits for that line before it strikes anyway.
+FINISH_WAIT_S = 5.0
 
 
 class CrashDuringFault(KillFault):
-    """A kill timed to a request; healed like any kill, by a restart on its data."""
+    """A kill timed to a request; healed like any kill, by a restart on its data.
+
+    ``at: delay`` kills 0 to ``max_after_ms`` after the request went out; ``at: finished``
+    as soon as the member logs that the request's work is done, before the backend's
+    next commit persists it (the moment etcd's own suite reaches with failpoints such as
+    compactBeforeSetFinishedCompact). ``quiet`` holds the traffic still from before the
+    request until the kill, as an operator compacts in a lull: what the member applies
+    then is the request alone.
+    """
 
     name = "crash-during"
-    params_known = ("request", "max_after_ms", "keep")
+    params_known = ("request", "max_after_ms", "keep", "at", "quiet")
 
     def __init__(
-        self, target: str = "random", request: str = "compact", max_after_ms: float = 200.0, keep: int = 0
+        self,
+        target: str = "random",
+        request: str = "compact",
+        max_after_ms: float = 200.0,
+        keep: int = 0,
+        at: str = "delay",
+        quiet: bool = False,
     ):
         if request not in REQUESTS:
             raise FaultError(f"crash-during: request must be one of {', '.join(REQUESTS)}, not {request!r}")
         if not 0 <= max_after_ms <= 10_000:
             raise FaultError(f"crash-during: max_after_ms must be in [0, 10000], not {max_after_ms}")
-        super().__init__(target, request=request, max_after_ms=max_after_ms, keep=keep)
-        self.request, self.max_after_ms, self.keep = request, max_after_ms, keep
+        if at not in ("delay", "finished"):
+            raise FaultError(f"crash-during: at must be delay or finished, not {at!r}")
+        if not isinstance(quiet, bool):
+            raise FaultError(f"crash-during: quiet must be true or false, not {quiet!r}")
+        super().__init__(target, request=request, max_after_ms=max_after_ms, keep=keep, at=at, quiet=quiet)
+        self.request, self.max_after_ms, self.keep, self.at = request, max_after_ms, keep, at
+        self.quiet = bool(quiet)
 
     def inject(
         self, cluster: Cluster, rng: random.Random, targets: Sequence[Member] | None = None
@@ -48,12 +74,19 @@ class CrashDuringFault(KillFault):
         member = self.choose(cluster, rng, targets)[0]
         self.targets = [member]
         after = rng.uniform(0.0, self.max_after_ms) / 1000.0
-        self.detail = {"request": self.request, "after_ms": round(after * 1000, 1), "target": self.target}
+        self.detail = {"request": self.request, "target": self.target, "at": self.at, "quiet": self.quiet}
         send = self._request(cluster, member)
+        _, offset = cluster.log_tail(member, 0) if self.at == "finished" else ("", 0)
         errors: list[str] = []
+        started = time.monotonic()
         thread = threading.Thread(target=_calling(send, errors), name="crash-during", daemon=True)
         thread.start()
-        time.sleep(after)
+        if self.at == "finished":
+            self.detail["finished_seen"] = _await_line(cluster, member, offset, FINISHED[self.request])
+            after = time.monotonic() - started
+        else:
+            time.sleep(after)
+        self.detail["after_ms"] = round(after * 1000, 1)
         self.detail["pid"] = cluster.pid(member)
         cluster.kill(member)
         thread.join(timeout=15.0)
@@ -68,7 +101,36 @@ class CrashDuringFault(KillFault):
         rev = max(1, cluster.status(member).revision - self.keep)
         # Read as a compaction of unknown outcome from this time on (models/etcd/synthetic.py).
         self.detail["compact_revision"] = rev
-        return lambda: admin.compact(url, rev, physical=True, timeout=10.0)
+        if self.at == "finished" and rev > 2:
+            _settle_below(url, rev)
+        # A physical compaction's answer waits for the deletes and then forces a backend
+        # commit: a kill timed to the finish asks for a plain one, as auto-compaction and
+        # the apiserver do, which leaves the finish to the next periodic commit.
+        physical = self.at != "finished"
+        return lambda: admin.compact(url, rev, physical=physical, timeout=10.0)
+
+
+def _settle_below(url: str, rev: int) -> None:
+    """Compact (and commit) up to just below ``rev`` first, so that the compaction the
+    kill is timed to has only the head revision and the live keys left to go through:
+    it finishes within the wait whatever the batch limit and the history's length.
+    Refused (compacted already, or a member down) it changes nothing."""
+    with contextlib.suppress(Exception):
+        admin.compact(url, rev - 1, physical=True, timeout=FINISH_WAIT_S)
+
+
+def _await_line(cluster: Cluster, member: Member, offset: int, line: str) -> bool:
+    """Follow the member's log from ``offset`` until ``line`` shows (True) or
+    ``FINISH_WAIT_S`` passed (False)."""
+    deadline = time.monotonic() + FINISH_WAIT_S
+    seen = ""
+    while time.monotonic() < deadline:
+        text, offset = cluster.log_tail(member, offset)
+        seen = seen[-len(line) :] + text
+        if line in seen:
+            return True
+        time.sleep(0.002)
+    return False
 
 
 def _calling(send: Callable[[], None], errors: list[str]) -> Callable[[], None]:

@@ -97,7 +97,8 @@ def configurations(flags: frozenset[str], duration: float) -> st.SearchStrategy[
         slow = scn.watchers_per_member > 0 and bool(d(st.booleans()))
         scn = dataclasses.replace(scn, op_mix=scn.op_mix + _shaped_kinds(d), slow_watchers=slow)
         scn = dataclasses.replace(scn, op_mix=scn.op_mix + _lookup_kinds(d, scn))
-        return _fragmented(d, scn, flags)
+        scn = _fragmented(d, scn, flags)
+        return dataclasses.replace(scn, faults=scn.faults + _quiet_crash(d, scn))
 
     return build()
 
@@ -168,6 +169,20 @@ def _later_faults(d: Draw, scn: Scenario) -> tuple[FaultChoice, ...]:
         kill = (("kill_after_ms", d(st.sampled_from([100.0, 500.0, 2000.0]))), ("down_s", 0.5))
         out.append(FaultChoice("replace-kill", ("follower",), 0.0, 0.0, kill))
     return tuple(out)
+
+
+def _quiet_crash(d: Draw, scn: Scenario) -> tuple[FaultChoice, ...]:
+    """Maintenance in a lull: the traffic held still, a compaction (or defragmentation)
+    at the current revision, and the member killed the moment it logs the work done,
+    before its backend commits it (where etcd's suite puts its failpoints)."""
+    if not d(st.booleans()):
+        return ()
+    request = d(st.sampled_from(["compact", "compact", "defrag"]))
+    targets = (
+        d(st.sampled_from([("random",), ("leader",), ("follower",)])) if scn.members > 1 else ("random",)
+    )
+    params = (("request", request), ("keep", 0), ("at", "finished"), ("quiet", True))
+    return (FaultChoice("crash-during", targets, 0.2, 1.0, params),)
 
 
 def _value_kb(d: Draw, scn: Scenario) -> int:

@@ -9,9 +9,11 @@ time and by a count.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import Counter as Tally
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from harness.client.aio import AsyncEtcdClient, AsyncRecorder
@@ -47,6 +49,40 @@ class TrafficStats:
             }
 
 
+class Gate:
+    """Holds the traffic still while a fault wants a quiet cluster (maintenance in a
+    lull): clients send nothing new while it is held, and ``hold`` returns once the
+    requests in flight have come back (or ``drain_s`` passed)."""
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+        self._open.set()
+        #: Requests sent and not yet answered (changed by the traffic's loop thread only).
+        self.in_flight = 0
+
+    @contextlib.contextmanager
+    def hold(self, drain_s: float = 3.0, max_s: float = 15.0) -> Iterator[None]:
+        self._open.clear()
+        releaser = threading.Timer(max_s, self._open.set)
+        releaser.daemon = True
+        releaser.start()
+        try:
+            deadline = time.monotonic() + drain_s
+            while self.in_flight and time.monotonic() < deadline:
+                time.sleep(0.005)
+            yield
+        finally:
+            releaser.cancel()
+            self._open.set()
+
+    async def passed(self) -> None:
+        while not self._open.is_set():
+            await asyncio.sleep(0.01)
+
+    def sent(self, delta: int) -> None:
+        self.in_flight += delta
+
+
 class Traffic:
     """The clients of a plan, run until ``stop`` is set or the plan's duration is over."""
 
@@ -69,6 +105,7 @@ class Traffic:
         self.qps = qps
         self.duration = duration
         self.stats = TrafficStats()
+        self.gate = Gate()
         self.stop = threading.Event()
         #: Why the traffic ended before its time (an exception of the loop), or None.
         self.error: str | None = None
@@ -121,7 +158,12 @@ class Traffic:
                 plan.profile, plan.keyspace, template, st, seq, rnd, plan.lease_ttl, plan.value_kb
             )
             member = pinned if pinned is not None else (seq + prog.client) % n
-            rec = await recorders[member].execute(op, REQUEST_TIMEOUT)
+            await self.gate.passed()
+            self.gate.sent(1)
+            try:
+                rec = await recorders[member].execute(op, REQUEST_TIMEOUT)
+            finally:
+                self.gate.sent(-1)
             opsmod.after(op, rec.status, rec.output, st)
             with stats.lock:
                 stats.ops += 1

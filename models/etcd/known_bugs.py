@@ -151,6 +151,26 @@ def _crash_around_defrag(a: Anomaly, history: History, anomalies: Sequence[Anoma
     )
 
 
+def _crash_at_quiet_compaction(a: Anomaly, history: History, anomalies: Sequence[Anomaly]) -> bool:
+    """A member killed after its compaction had deleted the head revision (a tombstone)
+    but before it persisted that the compaction finished restarts one or more revisions
+    low: it re-uses revisions the others gave to later writes, and its data shifts
+    against theirs. Only after a crash timed to a compaction in a lull (the traffic held
+    still, so no write of its own kept the revision up, and nothing was in flight to be
+    lost on a kill, etcd-io/etcd#13766), on a member named as inconsistent where one is."""
+    if not _inconsistency(a, history, anomalies):
+        return False
+    named = {_member_name(history, url) for url in _inconsistent_members(anomalies)}
+    return any(
+        f.kind == "crash-during"
+        and f.phase == "start"
+        and f.detail.get("request") == "compact"
+        and f.detail.get("quiet")
+        and (not named or set(f.targets) & named)
+        for f in history.faults
+    )
+
+
 #: Faults that cut a member off from its peers while its clients stay connected.
 _CUT_OFF = frozenset({"partition", "partition-snapshot", "loss"})
 
@@ -298,6 +318,14 @@ KNOWN_BUGS: tuple[KnownBug, ...] = (
         (((3, 4, 0), (3, 4, 31)), ((3, 5, 0), (3, 5, 13))),
         "3.4.31, 3.5.13",
         _revoked_by_thawed_leader,
+    ),
+    KnownBug(
+        "etcd-io/etcd#17780",
+        "a member killed as its compaction finished, the head revision a deletion, restarts with "
+        "its revision gone back and reuses revisions",
+        (((3, 4, 0), (3, 4, 32)), ((3, 5, 0), (3, 5, 14))),
+        "3.4.32, 3.5.14",
+        _crash_at_quiet_compaction,
     ),
     KnownBug(
         "etcd-io/etcd#13766",

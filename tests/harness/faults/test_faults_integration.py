@@ -306,3 +306,41 @@ def test_partition_snapshot_holds_until_the_member_needs_a_snapshot(
         rev = admin.put(leader.client_url, "lag/after", "x")
         wait_until(lambda: c.status(m).revision >= rev, 20, "the isolated member to catch up")
         assert "applied incoming Raft snapshot" in c.logs(m)
+
+
+def test_crash_at_a_finished_compaction_strikes_before_the_backend_commits(
+    etcd_binary: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Killed as soon as it logs the compaction finished, a follower restarts without the
+    mark that it did (the next backend commit never came): on builds before the fix of
+    etcd-io/etcd#17780, where the last writes were deletes the compaction removed, its
+    revision goes back below the compaction's."""
+    from harness.client.etcd import EtcdClient
+    from harness.cluster import make_cluster
+    from harness.cluster.base import ClusterConfig
+    from tests.common.backends import require_backend
+
+    require_backend("process")
+    out = tmp_path_factory.mktemp("finished-compaction")
+    cfg = ClusterConfig(size=3, extra_flags=["--experimental-compaction-batch-limit=1"])
+    with make_cluster("process", 3, etcd_binary, out, config=cfg) as c:
+        inj, records = injector(c)
+        leader = c.wait_leader(10)
+        m = next(x for x in c.members if x is not leader)
+        with EtcdClient(m.client_url, timeout=5.0) as client:
+            for i in range(20):
+                client.put(f"f/{i}".encode(), b"v")
+            for i in range(5):
+                client.delete(f"f/{i}".encode())
+        before = c.status(m).revision
+        w = inj.start(make_fault("crash-during", request="compact", at="finished", keep=0), targets=[m])
+        start = fault_records(records)[0]
+        assert start.detail["finished_seen"] and start.detail["compact_revision"] == before, start.detail
+        assert m.state == "killed"
+        inj.heal(w)
+        after = c.status(m).revision
+        assert after < before if etcd_binary.version < "3.5.14" else after == before, (
+            before,
+            after,
+            start.detail,
+        )

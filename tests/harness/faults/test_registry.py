@@ -186,7 +186,19 @@ def test_a_failing_fault_is_recorded_and_raised(tmp_path: Path) -> None:
 
 def test_crash_during_takes_a_known_request_and_a_bounded_delay() -> None:
     f = parse_fault("crash-during:request=defrag,max_after_ms=100")
-    assert f.name == "crash-during" and f.params == {"request": "defrag", "max_after_ms": 100, "keep": 0}
+    assert f.name == "crash-during" and f.params == {
+        "request": "defrag",
+        "max_after_ms": 100,
+        "keep": 0,
+        "at": "delay",
+        "quiet": False,
+    }
+    quiet = parse_fault("crash-during:at=finished,quiet=true")
+    assert quiet.quiet is True and quiet.params["at"] == "finished"
+    with pytest.raises(FaultError, match="at must be"):
+        parse_fault("crash-during:at=later")
+    with pytest.raises(FaultError, match="quiet must be"):
+        parse_fault("crash-during:quiet=yes")
     with pytest.raises(FaultError, match="request must be one of"):
         parse_fault("crash-during:request=snapshot")
     with pytest.raises(FaultError, match="max_after_ms"):

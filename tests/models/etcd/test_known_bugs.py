@@ -261,3 +261,35 @@ def test_a_lease_gone_after_its_leader_was_paused_past_the_ttl_is_etcd_15247(
     v = check_history(_versioned(revoked_by_thawed_leader(pause_end_s), version))
     assert v.verdict == "illegal" and "non-linearizable" in v.kinds(), v.summary()
     assert v.known_bugs() == (["etcd-io/etcd#15247"] if known else [])
+
+
+def shifted_after_quiet_compaction(quiet: bool) -> History:
+    """m3, killed as its compaction at 3 finished (the traffic held still, or not),
+    answers one revision low afterwards: it reports the write at 4 at revision 3."""
+    hist = lost_write_after_kill()
+    hist.header.cluster = {"members": [{"name": "m3", "client_url": "m3"}]}
+    detail = {"request": "compact", "compact_revision": 3, "at": "finished", "quiet": quiet}
+    hist.faults = [
+        FaultRecord(id=1, phase="start", kind="crash-during", time=21, targets=["m3"], detail=detail),
+        FaultRecord(id=1, phase="end", kind="crash-during", time=25, targets=["m3"], detail=detail),
+    ]
+    return hist
+
+
+@pytest.mark.parametrize(
+    ("version", "quiet", "known"),
+    [
+        ("3.4.23", True, True),
+        ("3.5.1", True, True),
+        ("3.4.32", True, False),
+        ("3.5.14", True, False),
+        # Under traffic a kill may lose a write in flight: not this bug.
+        ("3.4.23", False, False),
+    ],
+)
+def test_a_member_off_after_a_crash_at_a_quiet_compaction_is_etcd_17780(
+    version: str, quiet: bool, known: bool
+) -> None:
+    v = check_history(_versioned(shifted_after_quiet_compaction(quiet), version))
+    assert "lost-write" in v.kinds(), v.summary()
+    assert ("etcd-io/etcd#17780" in v.known_bugs()) is known, v.known_bugs()
