@@ -237,17 +237,59 @@ def _revoked_by_thawed_leader(a: Anomaly, history: History, _all: Sequence[Anoma
     if a.kind != "non-linearizable":
         return False
     recs = {r.id: r for r in history.ops}
-    gone = [recs[i] for i in a.ops if i in recs and _not_found(recs[i])]
+    gone = [
+        (int(recs[i].input.get("id") or recs[i].input.get("lease") or 0), recs[i].ret)
+        for i in a.ops
+        if i in recs and _not_found(recs[i])
+    ]
+    if not a.ops and isinstance(a.details.get("revision"), int):
+        gone = _leases_revoked_early(history, a.details["revision"])
     pauses = _pause_windows(history)
-    for rec in gone:
-        lease = int(rec.input.get("id") or rec.input.get("lease") or 0)
+    for lease, seen in gone:
         for start, end in pauses:
-            if rec.ret is None or rec.ret < end:
+            if seen is None or seen < end:
                 continue
             before = _refreshed_before(history, lease, start)
             if before is not None and before <= end + NS // 2:
                 return True
     return False
+
+
+def _leases_revoked_early(history: History, rev: int) -> list[tuple[int, int | None]]:
+    """(lease, when seen) of keys watches saw deleted, at or before ``rev`` (where no
+    write fits: the search fails there or soon after), sooner than a TTL after the last
+    acknowledged refresh of the lease they were under (each key's lease as watches last
+    showed it)."""
+    out: list[tuple[int, int | None]] = []
+    last: dict[str, tuple[int, int]] = {}
+    bound = _expiry_lower_bounds(history)
+    for w in sorted((w for w in history.watches if w.events), key=lambda w: w.time):
+        for e in w.events:
+            kv = e.get("kv") or {}
+            key, mod = str(kv.get("key")), int(kv.get("mod_revision") or 0)
+            if e.get("type") == "PUT" and mod < rev:
+                last[key] = (mod, int(kv.get("lease") or 0))
+            elif e.get("type") == "DELETE" and mod <= rev and last.get(key, (mod, 0))[0] < mod:
+                lease = last[key][1] if key in last else 0
+                if lease and w.time < bound.get(lease, 0):
+                    out.append((lease, w.time))
+    return out
+
+
+def _expiry_lower_bounds(history: History) -> dict[int, int]:
+    """Per lease, TTL after the call of its last acknowledged grant or keepalive."""
+    ttls: dict[int, int] = {}
+    calls: dict[int, int] = {}
+    for r in history.ops:
+        kind = r.input.get("kind")
+        if kind not in ("lease_grant", "lease_keepalive") or r.status != "ok" or _not_found(r):
+            continue
+        lease = int(r.input.get("id") or 0)
+        calls[lease] = max(calls.get(lease, 0), r.call)
+        ttl = ttl_of(r) if kind == "lease_grant" else None
+        if ttl:
+            ttls[lease] = ttl
+    return {lease: calls[lease] + ttl * NS for lease, ttl in ttls.items() if lease in calls}
 
 
 def _not_found(rec: OpRecord) -> bool:

@@ -14,6 +14,7 @@ falls short of its next observed version before the others), then ones named els
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,6 +54,34 @@ def read_revisions(ops: Sequence[Operation]) -> frozenset[int]:
                 out.add(int(req["revision"]))
             stack.extend((req.get("success") or []) + (req.get("failure") or []))
     return frozenset(out)
+
+
+class Pins:
+    """Per gap, the past revisions that reads answered at or after it ask for: the replay
+    from there depends on the store's state at each of them. Worked out for a gap only
+    when asked (the search asks only where it may come back)."""
+
+    def __init__(self, claims: Claims) -> None:
+        pins: list[tuple[int, int]] = []
+        for r, ops in claims.observers.items():
+            for op in ops:
+                stack = [op.input]
+                while stack:
+                    req = stack.pop()
+                    if req.get("kind") == "range" and req.get("revision"):
+                        pins.append((r, int(req["revision"])))
+                    stack.extend((req.get("success") or []) + (req.get("failure") or []))
+        pins.sort()
+        self._at = [at for at, _ in pins]
+        self._pins = pins
+        self._cache: dict[int, tuple[int, ...]] = {}
+
+    def before(self, gap: int) -> tuple[int, ...]:
+        found = self._cache.get(gap)
+        if found is None:
+            later = self._pins[bisect_left(self._at, gap) :]
+            found = self._cache[gap] = tuple(sorted({x for _, x in later if x < gap}))
+        return found
 
 
 @dataclass

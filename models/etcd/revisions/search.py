@@ -6,6 +6,14 @@ that had another candidate (the store keeps an undo log only while such a choice
 is open, so memory stays linear); with none, the history is not linearizable and the
 deepest failure is reported. A step budget bounds pathological backtracking: past it
 the verdict is ``unknown``.
+
+A gap whose every continuation failed is remembered by what the rest of the replay
+depends on: the revision, the store's state then (a digest kept per revision as it is
+replayed), its state at every past revision a later read pins, the writes already used,
+and the one before (for commuting revokes). Reached again by another order of earlier
+choices (revokes of leases expiring in any order, fillers that end in the same state),
+it fails at once instead of replaying its whole subtree again (porcupine caches
+linearized states the same way).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from models.anomaly import Anomaly
 from models.etcd.model import describe
 from models.etcd.requests import apply, canonical
 from models.etcd.revisions.claims import Claims
-from models.etcd.revisions.gaps import Gaps, event_fits
+from models.etcd.revisions.gaps import Gaps, Pins, event_fits
 from models.etcd.state import KV, Store
 from models.operation import Operation
 from models.verdict import Outcome
@@ -68,6 +76,15 @@ class RevisionSearch:
         self.steps = 0
         self.backtracks = 0
         self.best = Failure(0, None, None, None, "")
+        #: revision -> digest of the store's latest state right after it, relative to
+        #: the state before the oldest open choice
+        self.digest: list[int] = [0] * (n + 1)
+        #: gap -> the past revisions reads answered at or after it pin
+        self.pinned = Pins(claims)
+        #: keys of gaps entered since the oldest open choice, and of those known to fail
+        self.entered: list[tuple[int, tuple[Any, ...]]] = []
+        self.dead: set[tuple[Any, ...]] = set()
+        self.memo_hits = 0
 
     def run(self, timeout: float | None = None) -> tuple[Outcome, str]:
         """(verdict, reason for unknown)."""
@@ -84,6 +101,8 @@ class RevisionSearch:
                 if not self.frames:
                     self.store.forget_undo()
                     self.fill_log.clear()
+                    self.entered.clear()
+                    self.dead.clear()
                 r += 1
                 continue
             resumed = self._backtrack()
@@ -112,16 +131,50 @@ class RevisionSearch:
         return True
 
     def _fill_gap(self, r: int) -> bool:
+        # Only a gap entered while a choice is open can be reached again.
+        key = self._state_key(r) if self.frames else None
+        if key is not None and key in self.dead:
+            self.memo_hits += 1
+            self._fail(r, None, None, None, "gap")
+            return False
         cands = self.gaps.candidates(r, self.used, self.store)
         f = _Frame(r, cands, self.store.mark(), self.gaps.relaxed(r, cands[0]))
         if self._try(f):
+            if key is not None:
+                self.entered.append((r, key))
             if f.idx < len(f.cands):
+                if not self.frames:
+                    self._start_digests(r)
                 self.frames.append(f)
             return True
+        if key is not None:
+            self.dead.add(key)
         self._fail(r, None, None, None, "gap")
         return False
 
+    def _digest_after(self, r: int, changes: list[tuple[str, KV | None]]) -> int:
+        """The digest of the state after ``r`` from the one before it: only the keys
+        ``r`` changed move it (kept only while a choice is open, from its revision on,
+        so that a replay without choices pays nothing)."""
+        d = self.digest[r - 1]
+        for key, kv in changes:
+            d ^= hash((key, self.store.get(key, r - 1))) ^ hash((key, kv))
+        return d
+
+    def _start_digests(self, r: int) -> None:
+        self.digest[r - 1] = 0
+        self.digest[r] = self._digest_after(r, self.changes_at[r])
+
+    def _state_key(self, r: int) -> tuple[Any, ...]:
+        """What the replay from gap ``r`` on depends on (see the module docstring)."""
+        # The writer before matters only where revokes commute (gaps.commuting_out_of_order).
+        w = self.writers[r - 1] if r - 1 not in self.claims.fixed and self.gaps.unread(r - 1) else None
+        pinned = tuple(self.digest[x] for x in self.pinned.before(r))
+        return (r, self.digest[r - 1], self.store.compact_revision, pinned, frozenset(self.used), w)
+
     def _commit(self, r: int, op: Operation, changes: list[tuple[str, KV | None]]) -> None:
+        if self.frames:
+            self.digest[r] = self._digest_after(r, changes)
         self.store.commit(r, changes)
         self.writers[r] = op.id
         self.changes_at[r] = changes
@@ -184,6 +237,9 @@ class RevisionSearch:
             self.store.undo(f.mark)
             while self.fill_log and self.fill_log[-1][0] >= f.r:
                 self.used.discard(self.fill_log.pop()[1])
+            # Every gap entered after f was explored to the end: none of them can succeed.
+            while self.entered and self.entered[-1][0] > f.r:
+                self.dead.add(self.entered.pop()[1])
             if self._try(f):
                 if f.idx >= len(f.cands):
                     self.frames.pop()
@@ -191,6 +247,8 @@ class RevisionSearch:
                     return f.r + 1
                 continue
             self.frames.pop()
+            if self.entered and self.entered[-1][0] == f.r:
+                self.dead.add(self.entered.pop()[1])
         return None
 
     def failure_anomaly(self) -> Anomaly:
