@@ -3,6 +3,8 @@ they affect."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from models.etcd import check_history
@@ -87,15 +89,18 @@ def test_parse_version() -> None:
     assert parse_version("main") is None
 
 
-def lost_write_after_crash(request: str) -> History:
-    """m3 lost the write at 3 after a SIGKILL timed to a ``request`` it was serving."""
-    hist = lost_write_after_kill()
-    detail = {"request": request, "after_ms": 40.0}
+def _crashed_m3(hist: History, detail: dict[str, Any]) -> History:
+    """``hist`` with m3 SIGKILLed by a crash-during fault from 21 to 25 ns."""
     hist.faults = [
-        FaultRecord(id=1, phase="start", kind="crash-during", time=21, targets=["m3"], detail=detail),
-        FaultRecord(id=1, phase="end", kind="crash-during", time=25, targets=["m3"], detail=detail),
+        FaultRecord(id=1, phase=phase, kind="crash-during", time=t, targets=["m3"], detail=detail)
+        for phase, t in (("start", 21), ("end", 25))
     ]
     return hist
+
+
+def lost_write_after_crash(request: str) -> History:
+    """m3 lost the write at 3 after a SIGKILL timed to a ``request`` it was serving."""
+    return _crashed_m3(lost_write_after_kill(), {"request": request, "after_ms": 40.0})
 
 
 @pytest.mark.parametrize(
@@ -268,12 +273,7 @@ def shifted_after_quiet_compaction(quiet: bool) -> History:
     answers one revision low afterwards: it reports the write at 4 at revision 3."""
     hist = lost_write_after_kill()
     hist.header.cluster = {"members": [{"name": "m3", "client_url": "m3"}]}
-    detail = {"request": "compact", "compact_revision": 3, "at": "finished", "quiet": quiet}
-    hist.faults = [
-        FaultRecord(id=1, phase="start", kind="crash-during", time=21, targets=["m3"], detail=detail),
-        FaultRecord(id=1, phase="end", kind="crash-during", time=25, targets=["m3"], detail=detail),
-    ]
-    return hist
+    return _crashed_m3(hist, {"request": "compact", "compact_revision": 3, "at": "finished", "quiet": quiet})
 
 
 @pytest.mark.parametrize(
