@@ -66,7 +66,7 @@ class CrashDuringFault(KillFault):
             raise FaultError(f"crash-during: quiet must be true or false, not {quiet!r}")
         super().__init__(target, request=request, max_after_ms=max_after_ms, keep=keep, at=at, quiet=quiet)
         self.request, self.max_after_ms, self.keep, self.at = request, max_after_ms, keep, at
-        self.quiet = bool(quiet)
+        self.quiet = quiet
 
     def inject(
         self, cluster: Cluster, rng: random.Random, targets: Sequence[Member] | None = None

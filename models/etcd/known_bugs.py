@@ -11,7 +11,7 @@ symptom on a fixed version is still reported as unexplained.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from models.anomaly import Anomaly
 from models.etcd.lease_lifetime import NS, raft_term, ttl_of
@@ -234,35 +234,43 @@ def _revoked_by_thawed_leader(a: Anomaly, history: History, _all: Sequence[Anoma
     the freeze) still takes itself for the leader once thawed: its lessor revokes the
     lease, and the revoke, forwarded to the new leader, commits, though the new leader
     had renewed it. Later requests find the lease gone too early."""
-    if a.kind != "non-linearizable":
-        return False
-    recs = {r.id: r for r in history.ops}
-    gone = [
-        (int(recs[i].input.get("id") or recs[i].input.get("lease") or 0), recs[i].ret)
-        for i in a.ops
-        if i in recs and _not_found(recs[i])
-    ]
-    if not a.ops and isinstance(a.details.get("revision"), int):
-        gone = _leases_revoked_early(history, a.details["revision"])
     pauses = _pause_windows(history)
+    if a.kind != "non-linearizable" or not pauses:
+        return False
+    rev = a.details.get("revision")
+    if not a.ops and isinstance(rev, int):
+        refreshes = _refreshes(history)
+        gone = _leases_revoked_early(history, rev, refreshes)
+    else:
+        ids = set(a.ops)
+        gone = [
+            (int(r.input.get("id") or r.input.get("lease") or 0), r.ret)
+            for r in history.ops
+            if r.id in ids and _not_found(r)
+        ]
+        if not gone:
+            return False
+        refreshes = _refreshes(history)
     for lease, seen in gone:
         for start, end in pauses:
             if seen is None or seen < end:
                 continue
-            before = _refreshed_before(history, lease, start)
+            before = _refreshed_before(refreshes, lease, start)
             if before is not None and before <= end + NS // 2:
                 return True
     return False
 
 
-def _leases_revoked_early(history: History, rev: int) -> list[tuple[int, int | None]]:
+def _leases_revoked_early(
+    history: History, rev: int, refreshes: dict[int, _Refreshes]
+) -> list[tuple[int, int | None]]:
     """(lease, when seen) of keys watches saw deleted, at or before ``rev`` (where no
     write fits: the search fails there or soon after), sooner than a TTL after the last
     acknowledged refresh of the lease they were under (each key's lease as watches last
     showed it)."""
     out: list[tuple[int, int | None]] = []
     last: dict[str, tuple[int, int]] = {}
-    bound = _expiry_lower_bounds(history)
+    bound = _expiry_lower_bounds(refreshes)
     for w in sorted((w for w in history.watches if w.events), key=lambda w: w.time):
         for e in w.events:
             kv = e.get("kv") or {}
@@ -276,20 +284,42 @@ def _leases_revoked_early(history: History, rev: int) -> list[tuple[int, int | N
     return out
 
 
-def _expiry_lower_bounds(history: History) -> dict[int, int]:
-    """Per lease, TTL after the call of its last acknowledged grant or keepalive."""
-    ttls: dict[int, int] = {}
-    calls: dict[int, int] = {}
+def _expiry_lower_bounds(refreshes: dict[int, _Refreshes]) -> dict[int, int]:
+    """Per lease, TTL (of an acknowledged grant) after the call of its last acknowledged
+    grant or keepalive."""
+    out: dict[int, int] = {}
+    for lease, r in refreshes.items():
+        if r.acked_ttl and r.times:
+            out[lease] = max(c for c, _ in r.times) + r.acked_ttl * NS
+    return out
+
+
+@dataclass
+class _Refreshes:
+    """One lease's TTL (of its first grant, and of one acknowledged) and the (call,
+    return) of each of its acknowledged grants and keepalives."""
+
+    granted: bool = False
+    ttl: int | None = None
+    acked_ttl: int | None = None
+    times: list[tuple[int, int | None]] = field(default_factory=list)
+
+
+def _refreshes(history: History) -> dict[int, _Refreshes]:
+    out: dict[int, _Refreshes] = {}
     for r in history.ops:
         kind = r.input.get("kind")
-        if kind not in ("lease_grant", "lease_keepalive") or r.status != "ok" or _not_found(r):
+        if kind not in ("lease_grant", "lease_keepalive"):
             continue
-        lease = int(r.input.get("id") or 0)
-        calls[lease] = max(calls.get(lease, 0), r.call)
-        ttl = ttl_of(r) if kind == "lease_grant" else None
-        if ttl:
-            ttls[lease] = ttl
-    return {lease: calls[lease] + ttl * NS for lease, ttl in ttls.items() if lease in calls}
+        lease = out.setdefault(int(r.input.get("id") or 0), _Refreshes())
+        if kind == "lease_grant" and not lease.granted:
+            lease.granted, lease.ttl = True, ttl_of(r)
+        if r.status != "ok" or _not_found(r):
+            continue
+        lease.times.append((r.call, r.ret))
+        if kind == "lease_grant":
+            lease.acked_ttl = ttl_of(r) or lease.acked_ttl
+    return out
 
 
 def _not_found(rec: OpRecord) -> bool:
@@ -301,26 +331,14 @@ def _pause_windows(history: History) -> list[tuple[int, int]]:
     return [(starts[f.id], f.time) for f in history.faults if f.phase == "end" and f.id in starts]
 
 
-def _refreshed_before(history: History, lease: int, t: int) -> int | None:
+def _refreshed_before(refreshes: dict[int, _Refreshes], lease: int, t: int) -> int | None:
     """When ``lease`` ran out by the clock of a leader frozen at ``t``: TTL after the last
     grant or keepalive of it answered before ``t`` (None: none was)."""
-    grant = next(
-        (r for r in history.ops if r.input.get("kind") == "lease_grant" and r.input.get("id") == lease), None
-    )
-    ttl = ttl_of(grant) if grant is not None else None
-    if grant is None or ttl is None:
+    r = refreshes.get(lease)
+    if r is None or r.ttl is None:
         return None
-    refreshes = [
-        r.ret
-        for r in history.ops
-        if r.input.get("kind") in ("lease_grant", "lease_keepalive")
-        and r.input.get("id") == lease
-        and r.status == "ok"
-        and not _not_found(r)
-        and r.ret is not None
-        and r.ret < t
-    ]
-    return max(refreshes) + ttl * NS if refreshes else None
+    answered = [ret for _, ret in r.times if ret is not None and ret < t]
+    return max(answered) + r.ttl * NS if answered else None
 
 
 KNOWN_BUGS: tuple[KnownBug, ...] = (

@@ -33,7 +33,7 @@ from models.verdict import Verdict
 
 #: Requests no order of the others has to explain: a defragment changes nothing seen, and
 #: a TimeToLive reads the leader's lessor without a raft round, so may lag any write
-#: (checked with slack, on the placement: models/etcd/revisions/leases.py).
+#: (checked with slack, on the placement: models/etcd/revisions/lease_lookups.py).
 UNORDERED = frozenset({"defragment", "lease_timetolive"})
 
 

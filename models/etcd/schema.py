@@ -111,7 +111,7 @@ class LeaseKeepAlive(msgspec.Struct, tag="lease_keepalive", **_REQ):  # type: ig
 
 class LeaseTimeToLive(msgspec.Struct, tag="lease_timetolive", **_REQ):  # type: ignore[call-arg]
     """What the leader's lessor holds for a lease, read without a raft round (so checked
-    with slack, in models/etcd/revisions/leases.py); TTL -1 is ``lease_not_found``."""
+    with slack, in models/etcd/revisions/lease_lookups.py); TTL -1 is ``lease_not_found``."""
 
     id: Int64
     keys: bool = False

@@ -128,6 +128,7 @@ def _stats(claims: Claims, search: RevisionSearch, n: int, elapsed: float, reaso
         "gaps_filled": sum(1 for i in range(2, n + 1) if i not in claims.fixed and writers[i] is not None),
         "steps": search.steps,
         "backtracks": search.backtracks,
+        "memo_hits": search.memo_hits,
         "ignored_ops": claims.ignored,
     }
     if reason:

@@ -15,8 +15,9 @@ falls short of its next observed version before the others), then ones named els
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from models.etcd.observations import Sighting, WatchCoverage
 from models.etcd.revisions.bounds import TimeBounds
@@ -47,13 +48,18 @@ def read_revisions(ops: Sequence[Operation]) -> frozenset[int]:
             rev = (op.output.get("header") or {}).get("revision")
             if isinstance(rev, int):
                 out.add(rev)
-        stack = [op.input]
-        while stack:
-            req = stack.pop()
-            if req.get("revision") and req.get("kind") == "range":
-                out.add(int(req["revision"]))
-            stack.extend((req.get("success") or []) + (req.get("failure") or []))
+        out.update(pinned_revisions(op.input))
     return frozenset(out)
+
+
+def pinned_revisions(req: dict[str, Any]) -> Iterator[int]:
+    """The past revisions the ranges of ``req`` (a txn's branches included) ask for."""
+    stack = [req]
+    while stack:
+        sub = stack.pop()
+        if sub.get("revision") and sub.get("kind") == "range":
+            yield int(sub["revision"])
+        stack.extend((sub.get("success") or []) + (sub.get("failure") or []))
 
 
 class Pins:
@@ -62,23 +68,20 @@ class Pins:
     when asked (the search asks only where it may come back)."""
 
     def __init__(self, claims: Claims) -> None:
-        pins: list[tuple[int, int]] = []
-        for r, ops in claims.observers.items():
-            for op in ops:
-                stack = [op.input]
-                while stack:
-                    req = stack.pop()
-                    if req.get("kind") == "range" and req.get("revision"):
-                        pins.append((r, int(req["revision"])))
-                    stack.extend((req.get("success") or []) + (req.get("failure") or []))
-        pins.sort()
-        self._at = [at for at, _ in pins]
-        self._pins = pins
+        self._claims = claims
+        self._pins: list[tuple[int, int]] | None = None
+        self._at: list[int] = []
         self._cache: dict[int, tuple[int, ...]] = {}
 
     def before(self, gap: int) -> tuple[int, ...]:
         found = self._cache.get(gap)
         if found is None:
+            if self._pins is None:
+                observers = self._claims.observers.items()
+                self._pins = sorted(
+                    (r, x) for r, ops in observers for op in ops for x in pinned_revisions(op.input)
+                )
+                self._at = [at for at, _ in self._pins]
             later = self._pins[bisect_left(self._at, gap) :]
             found = self._cache[gap] = tuple(sorted({x for _, x in later if x < gap}))
         return found
