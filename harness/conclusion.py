@@ -24,7 +24,7 @@ import msgspec
 
 from harness.history.jsonl import read_history
 from harness.report import explain, member_labels, time_unit, write_report
-from harness.report.summary import acknowledged_write, run_figures
+from harness.report.summary import acknowledged_write, member_versions, run_figures
 from harness.signals import interruptible, signal_of
 from harness.traffic.plan import Plan
 from harness.traffic.watchers import WATCHER_CLIENT_BASE
@@ -185,6 +185,7 @@ def _summary(
         "scenario": plan.scenario,
         "seed": plan.seed,
         "etcd_versions": hist.header.etcd_versions,
+        "member_versions": member_versions(hist),
         "backend": hist.header.cluster.get("backend"),
         "members": plan.members,
         **run_figures(hist),

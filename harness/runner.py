@@ -22,11 +22,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from harness import __version__
 from harness.client.recorder import Clock, Counter
 from harness.cluster import Cluster, ClusterConfig, make_cluster
+from harness.cluster.binaries import EtcdBinary, resolve
+from harness.cluster.versions import UpgradeStep, check_version_changes, member_count, resolve_members
 from harness.conclusion import RunResult, conclude
-from harness.errors import DiskFullError
+from harness.errors import DiskFullError, UsageError
 from harness.faults import Injector
 from harness.faults.schedule import run_schedule
 from harness.history.jsonl import HistoryWriter
@@ -41,6 +45,7 @@ from harness.signals import interruptible, signal_of
 from harness.traffic.explore import describe, explore_scenario
 from harness.traffic.finish import sentinels, settle_and_sample
 from harness.traffic.plan import Plan, make_plan
+from harness.traffic.versions import VersionSampler
 from harness.traffic.watchers import PROGRESS_NOTIFY_FLAG, WATCHER_CLIENT_BASE, Watchers
 from harness.traffic.workload import Traffic
 from models.history import EndRecord, Header, NoteRecord
@@ -59,15 +64,19 @@ def run(opts: RunOptions, on_progress: Progress | None = None) -> RunResult:
     history as "interrupted", checks what was recorded and writes the summary."""
     with interruptible():
         validate_options(opts)
-        scn = _scenario(opts)
+        members = opts.members or member_count(opts.etcd_version, opts.etcd)
+        scn = _scenario(opts, members)
         plan = opts.plan or make_plan(
             scn,
             opts.seed,
             duration=opts.duration,
             qps=opts.qps,
-            members=opts.members,
+            members=members,
             drawn=describe(scn) if opts.explore else None,
         )
+        binaries = _binaries(opts, plan, scn)
+        if binaries is not None:
+            plan = msgspec.structs.replace(plan, etcd_versions=[b.version for b in binaries])
         out = Path(opts.out) if opts.out else default_out_dir(plan.scenario, plan.seed)
         prepare_out_dir(out)
         try:
@@ -75,7 +84,7 @@ def run(opts: RunOptions, on_progress: Progress | None = None) -> RunResult:
         except OSError as exc:
             raise DiskFullError(f"cannot write {out / 'plan.json'}: {exc.strerror or exc}") from None
         scn = _settings(plan, scn)
-        recording = Recording(plan, scn, _cluster(opts, plan, scn, out))
+        recording = Recording(plan, scn, _cluster(opts, plan, scn, out, binaries))
         interrupted = recording.record(out, on_progress)
         if recording.writer is not None and recording.writer.error is not None:
             # Whatever was recorded stays; nothing more can be written there, not even a summary.
@@ -84,20 +93,48 @@ def run(opts: RunOptions, on_progress: Progress | None = None) -> RunResult:
         return conclude(out, plan, opts.check_timeout, reproduce, interrupted, recording.traffic)
 
 
-def _scenario(opts: RunOptions) -> Scenario:
-    """The named scenario, the one exploration draws for the build under test, or for a
-    replayed plan the scenario it names (the plan's own settings win, see `_settings`)."""
+def _scenario(opts: RunOptions, members: int | None) -> Scenario:
+    """The named scenario, the one exploration draws for the builds under test (flags
+    every one of them takes), or for a replayed plan the scenario it names (the plan's
+    own settings win, see `_settings`)."""
     if opts.plan is not None:
         try:
             return get_scenario(opts.plan.scenario)
         except LookupError:
             return Scenario(name=opts.plan.scenario, description="(from plan)", members=opts.plan.members)
     if opts.explore:
-        from harness.cluster.binaries import resolve, supported_flags
+        from harness.cluster.binaries import supported_flags
 
-        flags = supported_flags(resolve(opts.etcd_version, opts.etcd).path)
-        return explore_scenario(opts.seed, flags, opts.duration or EXPLORE_DURATION)
+        builds = resolve_members(opts.etcd_version, opts.etcd, members or 1)
+        flags = frozenset.intersection(*(supported_flags(b.path) for b in set(builds)))
+        scn = explore_scenario(opts.seed, flags, opts.duration or EXPLORE_DURATION)
+        return dataclasses.replace(scn, members=members) if members else scn
     return get_scenario(opts.scenario)
+
+
+def _binaries(opts: RunOptions, plan: Plan, scn: Scenario) -> list[EtcdBinary] | None:
+    """The build of every member, and those its upgrades swap in (installed now): the
+    command line's, else the replayed plan's, else the scenario's, else the default.
+    A change of versions etcd would refuse stops the run here."""
+    if opts.endpoints is not None:
+        return None
+    named = opts.etcd or opts.etcd_version
+    if named and scn.etcd_versions:
+        fixed = ", ".join(scn.etcd_versions)
+        raise UsageError(
+            f"scenario {scn.name} starts on the builds it names ({fixed}); drop --etcd/--etcd-version"
+        )
+    versions = opts.etcd_version if named else ",".join(plan.etcd_versions or scn.etcd_versions) or None
+    binaries = resolve_members(versions, opts.etcd, plan.members)
+    steps = upgrade_steps(plan)
+    check_version_changes([b.version for b in binaries], steps)
+    for step in steps:
+        resolve(step.to)
+    return binaries
+
+
+def upgrade_steps(plan: Plan) -> list[UpgradeStep]:
+    return [UpgradeStep(f.target, str(f.params.get("to", ""))) for f in plan.faults if f.fault == "upgrade"]
 
 
 def _settings(plan: Plan, scn: Scenario) -> Scenario:
@@ -115,13 +152,13 @@ def _settings(plan: Plan, scn: Scenario) -> Scenario:
     )
 
 
-def _cluster(opts: RunOptions, plan: Plan, scn: Scenario, out: Path) -> Cluster | list[str]:
+def _cluster(
+    opts: RunOptions, plan: Plan, scn: Scenario, out: Path, binaries: list[EtcdBinary] | None
+) -> Cluster | list[str]:
     """A cluster to start, or the endpoints of one the harness does not own."""
-    if opts.endpoints is not None:
-        preflight_endpoints(opts.endpoints)
-        return opts.endpoints
-    from harness.cluster.binaries import resolve
-
+    if opts.endpoints is not None or binaries is None:
+        preflight_endpoints(opts.endpoints or [])
+        return opts.endpoints or []
     progress = PROGRESS_NOTIFY_FLAG.partition("=")[0]
     default_flags = [] if any(a.startswith(progress) for a in scn.etcd_args) else [PROGRESS_NOTIFY_FLAG]
     defaults = ClusterConfig()
@@ -133,8 +170,7 @@ def _cluster(opts: RunOptions, plan: Plan, scn: Scenario, out: Path) -> Cluster 
         extra_flags=[*scn.etcd_args, *default_flags],
         peer_proxy=any(f.fault == "delay" for f in plan.faults),
     )
-    binary = resolve(opts.etcd_version, opts.etcd)
-    return make_cluster(opts.backend, plan.members, binary, out / "cluster", netns=opts.netns, config=cfg)
+    return make_cluster(opts.backend, plan.members, binaries, out / "cluster", netns=opts.netns, config=cfg)
 
 
 class Recording:
@@ -150,6 +186,8 @@ class Recording:
         self.ids = Counter()
         self.writer: HistoryWriter | None = None
         self.traffic: Traffic | None = None
+        #: Members run different builds now or later: their versions are sampled.
+        self.versions_change = False
 
     def record(self, out: Path, on_progress: Progress | None) -> int | None:
         """Run it all; the signal that stopped it, or None."""
@@ -172,7 +210,8 @@ class Recording:
         if self.cluster is not None:
             self.cluster.start()
             self.endpoints = self.cluster.endpoints()
-            versions = sorted(set(self.cluster.versions()))
+            versions = sorted({*self.cluster.versions(), *(s.to for s in upgrade_steps(self.plan))})
+            self.versions_change = len(versions) > 1
         # Time 0 of the history: the clock and the header's wall time start together.
         self.clock = Clock()
         header = Header(
@@ -210,15 +249,22 @@ class Recording:
             writer.write(
                 NoteRecord(time=clock(), text="faults skipped: the harness does not own this cluster")
             )
+        sampler = VersionSampler(self.endpoints, writer.write, clock) if self.versions_change else None
+        if sampler is not None:
+            sampler.start()
         watchers.start(deadline)
         interrupted = self._load(traffic, injector, deadline, on_progress)
-        if writer.error is not None:
-            watchers.finish(None, timeout=0.5)
-            return interrupted
-        targets = None if interrupted else sentinels(watchers, self.endpoints, writer, clock, self.ids)
-        watchers.finish(targets, timeout=0.5 if interrupted else 10.0)
-        if not interrupted:
-            settle_and_sample(self.cluster, self.endpoints, writer, clock, self.ids, plan)
+        try:
+            if writer.error is not None:
+                watchers.finish(None, timeout=0.5)
+                return interrupted
+            targets = None if interrupted else sentinels(watchers, self.endpoints, writer, clock, self.ids)
+            watchers.finish(targets, timeout=0.5 if interrupted else 10.0)
+            if not interrupted:
+                settle_and_sample(self.cluster, self.endpoints, writer, clock, self.ids, plan)
+        finally:
+            if sampler is not None:
+                sampler.stop()
         return interrupted
 
     def _load(

@@ -26,6 +26,7 @@ KINDS = (
     "stale-read",
     "lease-overlived",
     "divergence",
+    "cluster-version",
 )
 
 

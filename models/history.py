@@ -109,6 +109,9 @@ class StatusRecord(msgspec.Struct, tag="status", tag_field="type", omit_defaults
     hash: int | None = None
     hash_revision: int | None = None
     compact_revision: int | None = None
+    #: What ``/version`` said: the member's own build and the cluster version it holds.
+    server_version: str | None = None
+    cluster_version: str | None = None
     error: ErrorInfo | None = None
 
 

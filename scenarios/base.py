@@ -54,3 +54,6 @@ class Scenario:
     #: Wait for a healthy cluster before and after each fault; off for kill storms that
     #: must hit members still catching up after a restart.
     fault_health_checks: bool = True
+    #: The build each member starts on (empty: the one the command line names); a
+    #: scenario about upgrades fixes them.
+    etcd_versions: tuple[str, ...] = ()

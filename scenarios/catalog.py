@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from scenarios.base import FaultChoice, Scenario
+from scenarios.deployments import DEPLOYMENTS
 
 _ALL = [
     Scenario(
@@ -176,4 +177,4 @@ _ALL = [
     ),
 ]
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in _ALL}
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (*_ALL, *DEPLOYMENTS)}

@@ -34,11 +34,23 @@ from scenarios import SCENARIOS
 KILL_LOSES_WRITES = ("3.5.0", "3.5.1", "3.5.2")
 
 
-def scenarios_for(version: str, names: list[str] | None) -> list[str]:
-    chosen = names or list(SCENARIOS)
+def scenarios_for(version: str, names: list[str] | None, *, first: bool = True) -> list[str]:
+    """The scenarios to run on ``version``; those that name their own builds run once
+    per round, with the first version."""
+    chosen = [n for n in names or list(SCENARIOS) if first or not SCENARIOS[n].etcd_versions]
     if version.startswith(KILL_LOSES_WRITES):
-        chosen = [n for n in chosen if not any(f.name == "kill" for f in SCENARIOS[n].faults)]
+        chosen = [
+            n
+            for n in chosen
+            if SCENARIOS[n].etcd_versions or not any(f.name == "kill" for f in SCENARIOS[n].faults)
+        ]
     return chosen
+
+
+def builds_of(name: str, version: str) -> str:
+    """What a row ran: the bench's version, or the builds the scenario names."""
+    fixed = SCENARIOS[name].etcd_versions if name in SCENARIOS else ()
+    return "+".join(dict.fromkeys(fixed)) if fixed else version
 
 
 def outcome_of(res: Any) -> tuple[str, int]:
@@ -57,11 +69,22 @@ def outcome_of(res: Any) -> tuple[str, int]:
 def one_run(name: str, version: str, backend: str, seed: int, out: Path) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.monotonic()
-    row: dict[str, Any] = {"version": version, "backend": backend, "scenario": name, "seed": seed}
+    row: dict[str, Any] = {
+        "version": builds_of(name, version),
+        "backend": backend,
+        "scenario": name,
+        "seed": seed,
+    }
+    own = builds_of(name, version) != version
     try:
         res = run(
             RunOptions(
-                scenario=name, seed=seed, etcd_version=version, backend=backend, out=str(out), progress=False
+                scenario=name,
+                seed=seed,
+                etcd_version=None if own else version,
+                backend=backend,
+                out=str(out),
+                progress=False,
             )
         )
     except HarnessError as exc:
@@ -153,12 +176,12 @@ def run_rounds(
         seed = args.first_seed + rnd
         for version in versions:
             for backend in backends:
-                for name in scenarios_for(version, names):
-                    out = root / f"{name}-{version}-{backend}-seed{seed}"
+                for name in scenarios_for(version, names, first=version == versions[0]):
+                    out = root / f"{name}-{builds_of(name, version)}-{backend}-seed{seed}"
                     row = one_run(name, version, backend, seed, out)
                     rows.append(row)
                     print(
-                        f"{version:8} {backend:8} {name:22} {seed:>5} {row['outcome']:9} {row['faults']:>6} "
+                        f"{row['version']:8} {backend:8} {name:22} {seed:>5} {row['outcome']:9} {row['faults']:>6} "
                         f"{row['seconds']:>5.0f}  {notes_of(row)}",
                         flush=True,
                     )

@@ -28,7 +28,10 @@ def register(sub: Any) -> None:
     p = sub.add_parser("matrix", help="nightly: scenarios x versions x seeds within a time budget")
     p.add_argument("--scenarios", default=",".join(n for n in SCENARIOS if n != "issue-13766"))
     p.add_argument(
-        "--versions", default=None, help="comma-separated etcd versions (default: the default binary)"
+        "--versions",
+        default=None,
+        help="comma-separated etcd versions, a mixed cluster as V+V+V, one per member "
+        "(default: the default binary); scenarios that name their builds run once per round",
     )
     p.add_argument("--budget", type=float, default=1800.0, help="seconds for the whole matrix")
     p.add_argument("--junit", help="write JUnit XML here")
@@ -55,7 +58,8 @@ def matrix_cmd(args: argparse.Namespace) -> int:
     from harness.cluster.binaries import resolve
 
     for v in versions:
-        resolve(v, args.etcd)
+        for part in (v or "").split("+") if v else [None]:
+            resolve(part, args.etcd)
     out = Path(args.out or f"runs/matrix-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
@@ -63,7 +67,7 @@ def matrix_cmd(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     for round_no in range(10_000):
         started_any = False
-        for scn, version in [(s, v) for s in scenarios for v in versions]:
+        for scn, version in [(s, v) for s in scenarios for v in ([None] if s.etcd_versions else versions)]:
             duration = args.duration or scn.duration
             if time.monotonic() + duration + RUN_OVERHEAD_S > deadline:
                 continue
@@ -107,9 +111,11 @@ def _one_run(
     from harness.cli.run import _options
     from harness.runner import run
 
-    label = f"{scn.name}-{version or 'default'}-seed{run_seed}"
+    builds = version or ("+".join(dict.fromkeys(scn.etcd_versions)) if scn.etcd_versions else "default")
+    label = f"{scn.name}-{builds}-seed{run_seed}"
     row: dict[str, Any] = {"name": label, "scenario": scn.name, "version": version, "seed": run_seed}
-    args.etcd_version, args.out, args.members, args.qps = version, str(out / label), None, None
+    args.etcd_version = version.replace("+", ",") if version else None
+    args.out, args.members, args.qps = str(out / label), None, None
     opts = _options(args, scn.name, run_seed)
     opts.duration, opts.progress, opts.explore = duration, False, bool(args.explore)
     t0 = time.monotonic()

@@ -47,9 +47,11 @@ def register(sub: Any) -> None:
 def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=BACKENDS, default="process")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--etcd", metavar="PATH", help="etcd binary to run")
+    g.add_argument("--etcd", metavar="PATH", help="etcd binary to run (PATH,PATH,...: one per member)")
     g.add_argument(
-        "--etcd-version", metavar="V", help="etcd version from the local cache (fetched when known)"
+        "--etcd-version",
+        metavar="V",
+        help="etcd version from the local cache, fetched when known (V,V,...: one per member)",
     )
     p.add_argument(
         "--endpoints", help="URL,...: test a cluster the harness did not start (faults are skipped)"

@@ -93,6 +93,13 @@ def status(url: str, timeout: float = DEFAULT_TIMEOUT) -> Status:
     )
 
 
+def versions(url: str, timeout: float = DEFAULT_TIMEOUT) -> tuple[str, str]:
+    """(server version, cluster version) from ``/version``; the cluster version reads
+    "not_decided" until the leader has settled it."""
+    r = call(url, "/version", None, timeout)
+    return str(r.get("etcdserver", "")), str(r.get("etcdcluster", ""))
+
+
 def health(url: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
     """``/health`` is true only when the member has a leader and can serve a quorum read."""
     try:

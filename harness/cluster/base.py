@@ -16,11 +16,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from harness.cluster import admin
 from harness.cluster.binaries import EtcdBinary
 from harness.cluster.ledger import PREFIX, StateFile, allocate, track, untrack
+from harness.cluster.member import Member
 from harness.cluster.peerproxy import PeerProxy
 from harness.errors import HarnessError
 
@@ -41,7 +42,8 @@ class NotRootError(ClusterError):
     pass
 
 
-MemberState = Literal["stopped", "running", "paused", "killed", "removed"]
+#: Seconds a gracefully stopped member gets to exit before it is killed.
+STOP_GRACE_S = 10.0
 
 
 @dataclass
@@ -55,42 +57,6 @@ class ClusterConfig:
     peer_proxy: bool = False
     subnet: str | None = None
     start_timeout: float = 30.0
-
-
-@dataclass
-class Member:
-    name: str
-    index: int
-    binary: EtcdBinary
-    ip: str
-    client_port: int
-    peer_port: int
-    data_dir: Path
-    log_path: Path
-    #: Host and port other members dial: the member itself, or its proxy route.
-    peer_host: str = ""
-    peer_adv_port: int = 0
-    state: MemberState = "stopped"
-    member_id: int = 0
-    restarts: int = 0
-    #: time.monotonic() of the last restart (0: never restarted)
-    restarted_at: float = 0.0
-
-    @property
-    def client_url(self) -> str:
-        return f"http://{self.ip}:{self.client_port}"
-
-    @property
-    def peer_url(self) -> str:
-        return f"http://{self.peer_host or self.ip}:{self.peer_adv_port or self.peer_port}"
-
-    @property
-    def listen_peer_url(self) -> str:
-        return f"http://{self.ip}:{self.peer_port}"
-
-    @property
-    def version(self) -> str:
-        return self.binary.version
 
 
 def new_run_id() -> str:
@@ -301,6 +267,25 @@ class Cluster(ABC):
         m.restarted_at = time.monotonic()
         if wait:
             self.wait_healthy(wait, [m])
+
+    def upgrade(self, member: Member | str | int, binary: EtcdBinary, *, wait: float = 60.0) -> None:
+        """Stop the member as an operator would (SIGTERM), start ``binary`` on its data,
+        and wait until it serves again: one step of a rolling upgrade or downgrade."""
+        m = self.member(member)
+        if m.state == "paused":
+            self.resume(m)
+        if m.state == "running":
+            self._stop_member(m)
+        m.binary = binary
+        self._swap_binary(m)
+        self.restart(m, wait=wait)
+
+    def _stop_member(self, m: Member) -> None:
+        """Stop gracefully; backends that cannot fall back to a kill."""
+        self._kill_member(m)
+
+    def _swap_binary(self, m: Member) -> None:  # noqa: B027 - optional hook
+        """Make the next launch of ``m`` run ``m.binary``."""
 
     def pause(self, member: Member | str | int) -> None:
         m = self.member(member)

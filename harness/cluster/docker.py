@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.cluster import ports
-from harness.cluster.base import Cluster, ClusterConfig, ClusterError, DockerUnavailableError, Member
+from harness.cluster.base import (
+    STOP_GRACE_S,
+    Cluster,
+    ClusterConfig,
+    ClusterError,
+    DockerUnavailableError,
+    Member,
+)
 from harness.cluster.binaries import EtcdBinary
 from harness.cluster.ledger import LABEL, LABEL_OWNER, LABEL_RUN, owner_label
 
@@ -268,6 +275,23 @@ class DockerCluster(Cluster):
         with contextlib.suppress(Exception):
             api.wait(cid, timeout=10)
         m.state = "stopped" if final else "killed"
+
+    def _stop_member(self, m: Member) -> None:
+        cid = self.containers.get(m.name)
+        if cid is not None:
+            with contextlib.suppress(Exception):
+                self.client.api.stop(cid, timeout=int(STOP_GRACE_S))
+        self._kill_member(m)
+
+    def _swap_binary(self, m: Member) -> None:
+        """A container runs one image: the member's next one is created from the new build's."""
+        self.images[m.index] = build_image(self.client, m.binary)
+        cid = self.containers.pop(m.name, None)
+        if cid is not None:
+            with contextlib.suppress(Exception), open(m.log_path, "ab") as fh:
+                fh.write(self.client.api.logs(cid))
+            with contextlib.suppress(Exception):
+                self.client.api.remove_container(cid, force=True)
 
     def _signal_pause(self, m: Member, pause: bool) -> None:
         cid = self.containers[m.name]

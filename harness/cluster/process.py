@@ -23,7 +23,15 @@ from typing import Any
 
 from harness.cluster import netns as netns_mod
 from harness.cluster import ports
-from harness.cluster.base import Cluster, ClusterConfig, ClusterError, Member, NotRootError, PortInUseError
+from harness.cluster.base import (
+    STOP_GRACE_S,
+    Cluster,
+    ClusterConfig,
+    ClusterError,
+    Member,
+    NotRootError,
+    PortInUseError,
+)
 from harness.cluster.binaries import EtcdBinary
 from harness.cluster.ledger import proc_start_time
 
@@ -207,6 +215,15 @@ class ProcessCluster(Cluster):
                 if entry[0] == p.pid:
                     self.state.discard("pids", entry)
         m.state = "stopped" if final else "killed"
+
+    def _stop_member(self, m: Member) -> None:
+        p = self.procs.get(m.name)
+        if p is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(timeout=STOP_GRACE_S)
+        self._kill_member(m)
 
     def _signal_pause(self, m: Member, pause: bool) -> None:
         p = self.procs.get(m.name)

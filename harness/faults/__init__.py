@@ -11,6 +11,7 @@ from harness.faults.maintenance import CompactFault, DefragFault, ReplaceFault
 from harness.faults.network import LossFault, PartitionFault
 from harness.faults.process import KillFault, PauseFault
 from harness.faults.timed import CrashDuringFault, SnapshotLagFault
+from harness.faults.upgrade import UpgradeFault
 
 FAULTS: dict[str, type[Fault]] = {
     f.name: f
@@ -27,6 +28,7 @@ FAULTS: dict[str, type[Fault]] = {
         SnapshotLagFault,
         PauseLossFault,
         ReplaceKillFault,
+        UpgradeFault,
     )
 }
 
@@ -81,6 +83,7 @@ __all__ = [
     "PauseFault",
     "ReplaceFault",
     "SnapshotLagFault",
+    "UpgradeFault",
     "Window",
     "make_fault",
     "parse_fault",

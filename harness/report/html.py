@@ -209,6 +209,14 @@ def _verdict_badge(v: Verdict, element_id: str = "") -> str:
     return f'<span{ident} class="badge {cls}" data-verdict="{_e(v.verdict)}">{_e(v.verdict)}</span>'
 
 
+def _members_with_builds(s: dict[str, Any]) -> str:
+    """``m0``, or ``m0 (3.4.23 -> 3.5.1)`` where members ran different builds."""
+    builds: dict[str, list[str]] = s.get("member_versions") or {}
+    if len({v for vs in builds.values() for v in vs}) < 2:
+        return ", ".join(s["members"])
+    return ", ".join(f"{m} ({' -> '.join(builds[m])})" if m in builds else m for m in s["members"])
+
+
 def _header(hist: History, v: Verdict, s: dict[str, Any], name: str, reproduce: str) -> str:
     rows: list[tuple[str, str]] = []
     rows.append(("scenario", _e(s["scenario"] or "-")))
@@ -216,7 +224,7 @@ def _header(hist: History, v: Verdict, s: dict[str, Any], name: str, reproduce: 
     if s["source"]:
         rows.append(("imported from", _e(s["source"])))
     rows.append(("etcd version(s)", _e(", ".join(s["etcd_versions"]) or "-")))
-    rows.append(("members", _e(", ".join(s["members"]) or "-")))
+    rows.append(("members", _e(_members_with_builds(s)) or "-"))
     if s["start_time"]:
         rows.append(("started", _e(s["start_time"])))
     if s["time_unit"] == "ns":

@@ -127,6 +127,19 @@ def members(hist: History) -> list[str]:
     return names
 
 
+def member_versions(hist: History) -> dict[str, list[str]]:
+    """Per member, the builds it ran in order: its first, then each upgrade's."""
+    out: dict[str, list[str]] = {}
+    for m in hist.header.cluster.get("members") or []:
+        if isinstance(m, dict) and m.get("name") and m.get("version"):
+            out[str(m["name"])] = [str(m["version"])]
+    for f in sorted(hist.faults, key=lambda f: f.time):
+        name, to = f.detail.get("member"), f.detail.get("to")
+        if f.kind == "upgrade" and f.phase == "end" and f.error is None and name in out and to:
+            out[str(name)].append(str(to))
+    return out
+
+
 def member_labels(hist: History) -> dict[str, str]:
     """Client URL (what status samples and ops name) -> member name from the header."""
     out: dict[str, str] = {}
@@ -150,6 +163,7 @@ def summarize(hist: History) -> dict[str, Any]:
         "seed": hist.header.seed,
         "etcd_versions": list(hist.header.etcd_versions),
         "members": members(hist),
+        "member_versions": member_versions(hist),
         "model": hist.header.model,
         "source": hist.header.source,
         "start_time": hist.header.start_time or None,

@@ -119,6 +119,9 @@ class Plan(msgspec.Struct, frozen=True):
     value_kb: int = 0
     #: What exploration drew, for people reading plan.json and the summary.
     drawn: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: The build each member starts on, for ``reproduce`` (None: plans written before
+    #: they were recorded, or a cluster the harness did not start).
+    etcd_versions: list[str] | None = None
 
     def to_json(self) -> bytes:
         return msgspec.json.format(msgspec.json.encode(self), indent=2) + b"\n"
@@ -314,6 +317,7 @@ def make_plan(
         lease_ttl=scn.lease_ttl,
         value_kb=scn.value_kb,
         drawn=dict(drawn or {}),
+        etcd_versions=list(scn.etcd_versions) or None,
     )
 
 

@@ -8,7 +8,8 @@
    breaks;
 3. on the order found: watches (:mod:`.watch`) and serializable reads (:mod:`.stale_reads`);
    and, order-free, keys that outlive their lease (:mod:`.lease_lifetime`);
-4. convergence of the members (:mod:`.convergence`);
+4. convergence of the members (:mod:`.convergence`), and a cluster version that only
+   moves forward (:mod:`.cluster_version`);
 5. each anomaly a known bug of the history's etcd versions explains is named
    (:mod:`.known_bugs`).
 
@@ -23,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from models.anomaly import Anomaly
+from models.etcd.cluster_version import check_cluster_versions
 from models.etcd.convergence import check_convergence
 from models.etcd.known_bugs import explain_known
 from models.etcd.lease_lifetime import check_lease_lifetimes
@@ -55,6 +57,7 @@ def check_history(history: History, timeout: float | None = None) -> Verdict:
         anomalies += lin.anomalies
         anomalies += _on_the_order(history, ops, lin)
         anomalies += check_lease_lifetimes(ops, history.faults)
+        anomalies += check_cluster_versions(history.header, history.statuses, history.faults)
         last_return = max((op.ret or op.call for op in ops), default=0)
         anomalies += check_convergence(
             history.statuses,

@@ -62,6 +62,7 @@ def test_registry_names() -> None:
         "pause-loss",
         "replace",
         "replace-kill",
+        "upgrade",
     ]
 
 
