@@ -33,6 +33,8 @@ class RunOptions:
     snapshot_count: int | None = None
     #: Draw the configuration from the seed (`etcd-harness explore`) instead of a scenario's.
     explore: bool = False
+    #: Client and peer traffic over TLS with certificates made for the run.
+    tls: bool = False
 
 
 def default_out_dir(scn: str, seed: int) -> Path:
@@ -56,6 +58,8 @@ def validate_options(opts: RunOptions) -> None:
         raise UsageError(f"--snapshot-count must be at least 1, not {opts.snapshot_count}")
     if not (math.isfinite(opts.check_timeout) and opts.check_timeout > 0):
         raise UsageError(f"--check-timeout must be a positive number of seconds, not {opts.check_timeout:g}")
+    if opts.tls and opts.endpoints is not None:
+        raise UsageError("--tls starts a cluster with its own CA; it cannot test --endpoints")
     if opts.explore and opts.endpoints is not None:
         raise UsageError("explore draws the cluster it starts; it cannot test --endpoints")
     if opts.endpoints is not None:

@@ -76,7 +76,8 @@ def run(opts: RunOptions, on_progress: Progress | None = None) -> RunResult:
         )
         binaries = _binaries(opts, plan, scn)
         if binaries is not None:
-            plan = msgspec.structs.replace(plan, etcd_versions=[b.version for b in binaries])
+            tls = plan.tls or opts.tls
+            plan = msgspec.structs.replace(plan, etcd_versions=[b.version for b in binaries], tls=tls)
         out = Path(opts.out) if opts.out else default_out_dir(plan.scenario, plan.seed)
         prepare_out_dir(out)
         try:
@@ -169,6 +170,7 @@ def _cluster(
         snapshot_count=opts.snapshot_count if opts.snapshot_count is not None else scn.snapshot_count,
         extra_flags=[*scn.etcd_args, *default_flags],
         peer_proxy=any(f.fault == "delay" for f in plan.faults),
+        tls=plan.tls,
     )
     return make_cluster(opts.backend, plan.members, binaries, out / "cluster", netns=opts.netns, config=cfg)
 

@@ -61,6 +61,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "--no-netns", action="store_true", help="process backend: members on 127.0.0.1, no partitions"
     )
     p.add_argument("--snapshot-count", type=int, help="etcd --snapshot-count (default: etcd's own)")
+    p.add_argument(
+        "--tls", action="store_true", help="client and peer traffic over TLS, with a CA made for the run"
+    )
     p.add_argument("--check-timeout", type=float, default=300.0)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
@@ -96,6 +99,7 @@ def _options(args: argparse.Namespace, scenario: str, seed: int, plan: Plan | No
         plan=plan,
         progress=not args.no_progress,
         snapshot_count=args.snapshot_count,
+        tls=args.tls,
     )
 
 

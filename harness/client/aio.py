@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
+from harness import tls
 from harness.client.errors import EtcdError
 from harness.client.etcd import channel_options, grpc_target
 from harness.client.ops import prepare
@@ -37,8 +38,11 @@ class AsyncEtcdClient:
     ):
         self.endpoint = endpoint
         self.timeout = timeout
-        self._channel = grpc.aio.insecure_channel(
-            grpc_target(endpoint), options=list(options) if options is not None else channel_options()
+        opts = list(options) if options is not None else channel_options()
+        self._channel = (
+            grpc.aio.secure_channel(grpc_target(endpoint), tls.grpc_credentials(endpoint), options=opts)
+            if tls.is_tls(endpoint)
+            else grpc.aio.insecure_channel(grpc_target(endpoint), options=opts)
         )
         self.kv = rpc.KVStub(self._channel)
         self.lease = rpc.LeaseStub(self._channel)

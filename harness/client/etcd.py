@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from harness import tls
 from harness.client.errors import EtcdError
 from harness.client.proto import etcd_pb2 as pb
 from harness.client.proto import etcd_pb2_grpc as rpc
@@ -80,8 +81,11 @@ class EtcdClient:
     ):
         self.endpoint = endpoint
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(
-            grpc_target(endpoint), options=list(options) if options is not None else channel_options()
+        opts = list(options) if options is not None else channel_options()
+        self._channel = (
+            grpc.secure_channel(grpc_target(endpoint), tls.grpc_credentials(endpoint), options=opts)
+            if tls.is_tls(endpoint)
+            else grpc.insecure_channel(grpc_target(endpoint), options=opts)
         )
         self.kv = rpc.KVStub(self._channel)
         self.watch_stub = rpc.WatchStub(self._channel)

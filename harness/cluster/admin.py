@@ -16,9 +16,24 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from harness import tls
 from harness.errors import HarnessError
 
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_tls_openers: dict[tls.Credentials, urllib.request.OpenerDirector] = {}
+
+
+def _opener_for(url: str) -> urllib.request.OpenerDirector:
+    """The plain opener, or for an https member one that verifies it against the run's CA."""
+    if not tls.is_tls(url):
+        return _opener
+    creds = tls.credentials_for(url)
+    if creds not in _tls_openers:
+        https = urllib.request.HTTPSHandler(context=tls.ssl_context(url))
+        _tls_openers[creds] = urllib.request.build_opener(urllib.request.ProxyHandler({}), https)
+    return _tls_openers[creds]
+
+
 DEFAULT_TIMEOUT = 3.0
 
 
@@ -36,7 +51,7 @@ def call(url: str, path: str, body: dict[str, Any] | None = None, timeout: float
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
-        with _opener.open(req, timeout=timeout) as resp:
+        with _opener_for(url).open(req, timeout=timeout) as resp:
             raw = resp.read()
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:300].decode(errors="replace")
@@ -170,7 +185,12 @@ def hashkv(url: str, revision: int = 0, timeout: float = 10.0) -> HashKV:
     options = [("grpc.enable_http_proxy", 0)]
     req = b"\x08" + _varint(revision) if revision else b""
     try:
-        with grpc.insecure_channel(target, options=options) as ch:
+        channel = (
+            grpc.secure_channel(target, tls.grpc_credentials(url), options=options)
+            if tls.is_tls(url)
+            else grpc.insecure_channel(target, options=options)
+        )
+        with channel as ch:
             fn = ch.unary_unary("/etcdserverpb.Maintenance/HashKV")
             raw = fn(req, timeout=timeout)
     except grpc.RpcError as exc:

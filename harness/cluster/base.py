@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import tls
 from harness.cluster import admin
 from harness.cluster.binaries import EtcdBinary
 from harness.cluster.ledger import PREFIX, StateFile, allocate, track, untrack
@@ -53,6 +54,9 @@ class ClusterConfig:
     election_ms: int = 500
     snapshot_count: int | None = None
     extra_flags: list[str] = field(default_factory=list)
+    #: Client and peer traffic over TLS with a CA made for the run; clients must
+    #: present a certificate too.
+    tls: bool = False
     #: Route peer traffic through the harness's proxy, which the delay fault needs.
     peer_proxy: bool = False
     subnet: str | None = None
@@ -90,6 +94,7 @@ class Cluster(ABC):
         self.proxy: PeerProxy | None = None
         self.started = False
         self.start_seconds = 0.0
+        self.credentials: tls.Credentials | None = None
 
     @property
     def token(self) -> str:
@@ -109,6 +114,8 @@ class Cluster(ABC):
         self._claim()
         try:
             self._provision()
+            if self.config.tls:
+                self._make_pki()
             if self.config.peer_proxy:
                 self._start_proxy()
             self._start_all()
@@ -129,6 +136,7 @@ class Cluster(ABC):
         if self.proxy is not None:
             self.proxy.close()
             self.proxy = None
+        tls.forget(self.endpoints() if self.members else [])
         with contextlib.suppress(Exception):
             self._teardown()
         if self.state is not None:
@@ -143,6 +151,15 @@ class Cluster(ABC):
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+    def _make_pki(self) -> None:
+        from harness.cluster.certs import make_run_pki
+
+        for m in self.members:
+            m.tls = True
+        named = [(m.name, [m.ip, *([m.peer_host] if m.peer_host else [])]) for m in self.members]
+        self.credentials = make_run_pki(self.out_dir / "tls", named)
+        tls.trust(self.endpoints(), self.credentials)
 
     @staticmethod
     def fresh_dir(data_dir: Path, log_path: Path) -> None:
@@ -170,7 +187,13 @@ class Cluster(ABC):
         return ",".join(f"{m.name}={m.peer_url}" for m in (members or self.members))
 
     def etcd_args(
-        self, m: Member, initial_cluster: str, state: str, *, data_dir: str | None = None
+        self,
+        m: Member,
+        initial_cluster: str,
+        state: str,
+        *,
+        data_dir: str | None = None,
+        tls_dir: str | None = None,
     ) -> list[str]:
         c = self.config
         args = [
@@ -190,6 +213,10 @@ class Cluster(ABC):
         ]  # fmt: skip
         if c.snapshot_count is not None:
             args += ["--snapshot-count", str(c.snapshot_count)]
+        if c.tls:
+            from harness.cluster.certs import tls_flags
+
+            args += tls_flags(tls_dir or str((self.out_dir / "tls").resolve()), m.name)
         return args + list(c.extra_flags)
 
     # backend hooks ------------------------------------------------------------------
@@ -464,5 +491,6 @@ class Cluster(ABC):
             "snapshot_count": self.config.snapshot_count,
             "etcd_flags": list(self.config.extra_flags),
             "peer_proxy": self.config.peer_proxy,
+            "tls": self.config.tls,
             "netns": self.netns_available()[0],
         }

@@ -217,9 +217,12 @@ class DockerCluster(Cluster):
             cname = self._container_name(m)
             assert self.state is not None
             self.state.add("containers", cname)
-            args = self.etcd_args(m, initial_cluster, state, data_dir="/data")
+            args = self.etcd_args(m, initial_cluster, state, data_dir="/data", tls_dir="/tls")
+            binds = {str(m.data_dir): {"bind": "/data", "mode": "rw"}}
+            if self.config.tls:
+                binds[str((self.out_dir / "tls").resolve())] = {"bind": "/tls", "mode": "ro"}
             host_config = api.create_host_config(
-                binds={str(m.data_dir): {"bind": "/data", "mode": "rw"}},
+                binds=binds,
                 dns=["127.0.0.1"],
                 network_mode=self.network_name,
             )

@@ -29,18 +29,24 @@ class Member:
     restarts: int = 0
     #: time.monotonic() of the last restart (0: never restarted)
     restarted_at: float = 0.0
+    #: Client and peer listeners speak TLS (the run's CA, see harness.cluster.certs).
+    tls: bool = False
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
 
     @property
     def client_url(self) -> str:
-        return f"http://{self.ip}:{self.client_port}"
+        return f"{self.scheme}://{self.ip}:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
-        return f"http://{self.peer_host or self.ip}:{self.peer_adv_port or self.peer_port}"
+        return f"{self.scheme}://{self.peer_host or self.ip}:{self.peer_adv_port or self.peer_port}"
 
     @property
     def listen_peer_url(self) -> str:
-        return f"http://{self.ip}:{self.peer_port}"
+        return f"{self.scheme}://{self.ip}:{self.peer_port}"
 
     @property
     def version(self) -> str:

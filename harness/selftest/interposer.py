@@ -20,7 +20,8 @@ from typing import Any
 
 import grpc
 
-from harness.client.etcd import channel_options
+from harness import tls
+from harness.client.etcd import channel_options, grpc_target
 
 #: Methods whose requests and responses are streams; every other method is unary.
 STREAMING = frozenset({"/etcdserverpb.Watch/Watch", "/etcdserverpb.Lease/LeaseKeepAlive"})
@@ -39,25 +40,38 @@ class Tamper:
 
 
 class Interposer:
-    """Listens on ``127.0.0.1`` (a free port) and forwards to ``upstream`` (host:port)."""
+    """Listens on ``127.0.0.1`` (a free port) and forwards to ``upstream`` (a client URL,
+    or host:port). Before a TLS member it speaks TLS on both sides, with the run's CA:
+    it serves the loopback certificate and presents the client one upstream."""
 
     def __init__(self, upstream: str, tamper: Tamper | None = None, *, max_streams: int = 64):
         self.upstream = upstream
         self.tamper = tamper or Tamper()
-        self._channel = grpc.insecure_channel(upstream, options=channel_options())
+        self.secure = tls.is_tls(upstream)
+        target = grpc_target(upstream)
+        self._channel = (
+            grpc.secure_channel(target, tls.grpc_credentials(upstream), options=channel_options())
+            if self.secure
+            else grpc.insecure_channel(target, options=channel_options())
+        )
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_streams + 32, thread_name_prefix="interposer"),
             options=[("grpc.so_reuseport", 0)],
         )
         self._server.add_generic_rpc_handlers([_Handler(self)])
-        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        if self.secure:
+            creds = tls.credentials_for(upstream)
+            self.port = self._server.add_secure_port("127.0.0.1:0", _server_credentials(creds))
+            tls.trust([self.endpoint], creds)
+        else:
+            self.port = self._server.add_insecure_port("127.0.0.1:0")
         self._lock = threading.Lock()
         self._unary: dict[str, Any] = {}
         self._streams: dict[str, Any] = {}
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.secure else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> Interposer:
         self._server.start()
@@ -66,6 +80,8 @@ class Interposer:
     def stop(self) -> None:
         self._server.stop(grace=0.5).wait(5)
         self._channel.close()
+        if self.secure:
+            tls.forget([self.endpoint])
 
     def __enter__(self) -> Interposer:
         return self.start()
@@ -84,6 +100,14 @@ class Interposer:
             if method not in self._streams:
                 self._streams[method] = self._channel.stream_stream(method)
             return self._streams[method]
+
+
+def _server_credentials(creds: tls.Credentials) -> grpc.ServerCredentials:
+    folder = creds.ca.parent
+    pair = ((folder / "loopback.key").read_bytes(), (folder / "loopback.crt").read_bytes())
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=creds.ca.read_bytes(), require_client_auth=True
+    )
 
 
 def _metadata(context: grpc.ServicerContext) -> list[tuple[str, str | bytes]]:

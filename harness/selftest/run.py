@@ -66,6 +66,7 @@ def run_one(
     seed: int,
     duration: float,
     netns: bool | None = None,
+    tls: bool = False,
 ) -> Row:
     from harness.cluster import ClusterConfig, make_cluster
     from harness.runner import RunOptions, run
@@ -75,7 +76,7 @@ def run_one(
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     bug_cls = BUGS.get(bug_name, Bug)
-    cfg = ClusterConfig(size=3, extra_flags=[PROGRESS_NOTIFY_FLAG])
+    cfg = ClusterConfig(size=3, extra_flags=[PROGRESS_NOTIFY_FLAG], tls=tls)
     cluster = make_cluster("process", 3, binary, out / "cluster", netns=netns, config=cfg)
     bugs: list[Bug] = []
     proxies: list[Interposer] = []
@@ -84,7 +85,7 @@ def run_one(
             for i, ep in enumerate(cluster.endpoints()):
                 bug = bug_cls(member=i, seed=seed, window=max(1.0, duration - 2.5))
                 bugs.append(bug)
-                proxies.append(Interposer(ep.removeprefix("http://"), bug).start())
+                proxies.append(Interposer(ep, bug).start())
             for b in bugs:
                 b.arm()
             res = run(
@@ -157,10 +158,11 @@ def selftest(
     netns: bool | None = None,
     on_row: Callable[[Row], None] | None = None,
     keep: bool = False,
+    tls: bool = False,
 ) -> list[Row]:
     rows = []
     for name in bugs:
-        row = run_one(name, binary=binary, out=out / name, seed=seed, duration=duration, netns=netns)
+        row = run_one(name, binary=binary, out=out / name, seed=seed, duration=duration, netns=netns, tls=tls)
         if row.caught and not keep:
             shutil.rmtree(out / name, ignore_errors=True)
             row.dir = ""

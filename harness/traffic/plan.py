@@ -122,6 +122,8 @@ class Plan(msgspec.Struct, frozen=True):
     #: The build each member starts on, for ``reproduce`` (None: plans written before
     #: they were recorded, or a cluster the harness did not start).
     etcd_versions: list[str] | None = None
+    #: Client and peer traffic over TLS (``--tls``).
+    tls: bool = False
 
     def to_json(self) -> bytes:
         return msgspec.json.format(msgspec.json.encode(self), indent=2) + b"\n"

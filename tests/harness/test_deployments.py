@@ -11,6 +11,7 @@ import pytest
 
 from harness.cluster.binaries import BinaryError, resolve
 from harness.errors import UsageError
+from harness.history.jsonl import read_history
 from harness.runner import RunOptions, run
 from harness.traffic.plan import FaultStep, Plan, make_plan
 from scenarios import get_scenario
@@ -64,3 +65,30 @@ def test_a_downgrade_etcd_refuses_stops_the_run_before_it_starts(tmp_path: Path)
 def test_the_command_line_cannot_override_a_scenarios_own_builds(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="starts on the builds it names"):
         run(RunOptions(scenario="upgrade-3.4-to-3.5", seed=1, etcd_version="3.5.1", out=str(tmp_path / "y")))
+
+
+@pytest.mark.parametrize("backend", ["process", pytest.param("docker", marks=pytest.mark.docker)])
+def test_a_tls_run_checks_like_any_other_and_reproduces_over_tls(backend: str, tmp_path: Path) -> None:
+    from tests.common.backends import require_backend
+
+    require_backend(backend)
+    need("3.4.23")
+    out = tmp_path / "tls"
+    opts = RunOptions(
+        scenario="smoke",
+        seed=2,
+        etcd_version="3.4.23",
+        backend=backend,
+        tls=True,
+        out=str(out),
+        progress=False,
+    )
+    res = run(opts)
+    assert res.verdict == "ok", res.anomalies[:3]
+    assert res.summary["faults"], "the kill was not injected"
+    hist = read_history(out / "history.jsonl")
+    assert hist.header.cluster["tls"] is True
+    assert {op.member for op in hist.ops if op.member} and all(
+        op.member.startswith("https://") for op in hist.ops if op.member
+    )
+    assert Plan.from_json((out / "plan.json").read_bytes()).tls is True

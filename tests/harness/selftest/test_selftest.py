@@ -41,7 +41,18 @@ def test_check_names_cover_every_anomaly_kind() -> None:
         "stale-read",
         "convergence",
         "lease-lifetime",
+        "cluster-version",
     }
+
+
+@pytest.mark.parametrize("bug", ["none", "lost-write", "watch-drop"])
+def test_the_interposer_works_over_tls(bug: str, tmp_path: Path) -> None:
+    """Before a TLS member the interposer speaks TLS on both sides, and bugs still show."""
+    row = run_one(bug, binary=EtcdBinary(ETCD, "3.4.23"), out=tmp_path / bug, seed=1, duration=5.0, tls=True)
+    if bug == "none":
+        assert row.verdict == "ok" and row.injected == 0, row.first
+        return
+    assert row.injected > 0 and row.verdict == "illegal" and BUGS[bug].check in row.checks, row
 
 
 def test_cli_table_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
