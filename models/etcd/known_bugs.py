@@ -73,8 +73,10 @@ def _compactions_at(history: History, revision: int, before: int) -> bool:
 
 def _tombstone_at_compaction(a: Anomaly, history: History, _all: Sequence[Anomaly]) -> bool:
     """A watch that starts at the compaction revision misses the DELETE made at exactly
-    that revision: the compaction dropped the tombstone from the backend."""
-    if a.kind != "watch-bad-start" or not a.details.get("delete"):
+    that revision: the compaction dropped the tombstone from the backend. The watch then
+    starts later (``watch-bad-start``) or, when that revision also wrote other keys, gets
+    the revision without the deletion (``watch-gap``)."""
+    if a.kind not in ("watch-bad-start", "watch-gap") or not a.details.get("delete"):
         return False
     r = a.details.get("revision")
     if r is None or a.details.get("start") != r:

@@ -268,18 +268,19 @@ def reliable(stream: Stream, model: Replay | None) -> Findings:
                 text = f"no event for revision {g} (between {last} and {r})"
                 out.append(((msg, pos), 5, stream.report("watch-gap", text, revision=g)))
         if r > last and last:
-            missing = [k2 for k2, _ in covered(last) if k2 not in delivered[last]]
+            missing = [(k2, kv) for k2, kv in covered(last) if k2 not in delivered[last]]
             if missing:
-                out.append(((msg, pos), 6, _incomplete(stream, last, missing[0])))
+                out.append(((msg, pos), 6, _incomplete(stream, last, *missing[0])))
         delivered[r].add(k)
         if r > last:
             last = r
     if last:
-        missing = [k2 for k2, _ in covered(last) if k2 not in delivered[last]]
+        missing = [(k2, kv) for k2, kv in covered(last) if k2 not in delivered[last]]
         if missing:
-            out.append((END, 0, _incomplete(stream, last, missing[0])))
+            out.append((END, 0, _incomplete(stream, last, *missing[0])))
     return out
 
 
-def _incomplete(stream: Stream, r: int, key: str) -> Anomaly:
-    return stream.report("watch-gap", f"revision {r} delivered without the change of {key!r}", revision=r)
+def _incomplete(stream: Stream, r: int, key: str, kv: object) -> Anomaly:
+    msg = f"revision {r} delivered without the {'deletion' if kv is None else 'change'} of {key!r}"
+    return stream.report("watch-gap", msg, revision=r, key=key, delete=kv is None, start=stream.start)

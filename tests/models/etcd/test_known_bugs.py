@@ -293,3 +293,38 @@ def test_a_member_off_after_a_crash_at_a_quiet_compaction_is_etcd_17780(
     v = check_history(_versioned(shifted_after_quiet_compaction(quiet), version))
     assert "lost-write" in v.kinds(), v.summary()
     assert ("etcd-io/etcd#17780" in v.known_bugs()) is known, v.known_bugs()
+
+
+def tombstone_in_txn_compacted(delete: bool) -> History:
+    """Revision 4 is a txn that puts c and deletes (or rewrites) a; compaction at 4; a
+    watch from 4 gets the put of c at 4 and nothing for a."""
+    h = H()
+    h.put("a", "1", 2, 10, 20)
+    h.put("b", "1", 3, 30, 40)
+    second = {"kind": "delete", "key": "a", "range_end": None, "prev_kv": False}
+    if not delete:
+        second = {"kind": "put", "key": "a", "value": "2", "lease": 0, "prev_kv": False}
+    then = [{"kind": "put", "key": "c", "value": "1", "lease": 0, "prev_kv": False}, second]
+    reply = {"kind": "delete", "deleted": 1, "prev_kvs": []} if delete else {"kind": "put", "prev_kv": None}
+    h.op(
+        {"kind": "txn", "compare": [], "success": then, "failure": []},
+        {"header": {"revision": 4}, "succeeded": True, "responses": [{"kind": "put", "prev_kv": None}, reply]},
+        50,
+        60,
+    )
+    h.put("b", "2", 5, 61, 62)
+    h.op({"kind": "compact", "revision": 4}, {"header": {"revision": 5}}, 63, 64)
+    h.watch(0, [("events", [put_ev("c", "1", 4), put_ev("b", "2", 5, create=3, version=2)])], start=4)
+    return h.history()
+
+
+def test_a_txn_whose_deletion_a_compaction_dropped_is_etcd_18089_as_a_gap() -> None:
+    v = check_history(_versioned(tombstone_in_txn_compacted(delete=True), "3.5.1"))
+    assert v.verdict == "illegal" and v.kinds() == {"watch-gap"}, v.summary()
+    assert v.known_bugs() == ["etcd-io/etcd#18089"] and not v.unexplained
+
+
+def test_a_txn_whose_put_a_watch_missed_is_not_18089() -> None:
+    v = check_history(_versioned(tombstone_in_txn_compacted(delete=False), "3.5.1"))
+    assert v.kinds() == {"watch-gap"}, v.summary()
+    assert v.known_bugs() == [] and v.unexplained
