@@ -308,7 +308,11 @@ def tombstone_in_txn_compacted(delete: bool) -> History:
     reply = {"kind": "delete", "deleted": 1, "prev_kvs": []} if delete else {"kind": "put", "prev_kv": None}
     h.op(
         {"kind": "txn", "compare": [], "success": then, "failure": []},
-        {"header": {"revision": 4}, "succeeded": True, "responses": [{"kind": "put", "prev_kv": None}, reply]},
+        {
+            "header": {"revision": 4},
+            "succeeded": True,
+            "responses": [{"kind": "put", "prev_kv": None}, reply],
+        },
         50,
         60,
     )
