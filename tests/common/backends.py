@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from harness.cluster.binaries import BinaryError, EtcdBinary, resolve
 from harness.cluster.dockerd import ensure_dockerd
 
 TEST_VERSION = os.environ.get("ETCD_HARNESS_TEST_VERSION", "3.5.1")
@@ -18,3 +19,11 @@ def require_backend(backend: str) -> None:
         ok, why = ensure_dockerd(timeout=60)
         if not ok:
             pytest.skip(f"Docker engine unavailable: {why}")
+
+
+def binary_or_skip(version: str) -> EtcdBinary:
+    """The build of ``version``, or the test is skipped where it cannot be had."""
+    try:
+        return resolve(version)
+    except BinaryError as exc:
+        pytest.skip(f"etcd {version} unavailable: {exc}")

@@ -13,24 +13,16 @@ import pytest
 
 from harness.client.etcd import EtcdClient
 from harness.cluster import ClusterConfig, admin, make_cluster
-from harness.cluster.binaries import BinaryError, EtcdBinary, resolve
-from tests.common.backends import TEST_VERSION, require_backend
+from tests.common.backends import TEST_VERSION, binary_or_skip, require_backend
 
 pytestmark = [pytest.mark.integration]
-
-
-def binary(version: str) -> EtcdBinary:
-    try:
-        return resolve(version)
-    except BinaryError as exc:
-        pytest.skip(f"etcd {version} unavailable: {exc}")
 
 
 @pytest.mark.parametrize("backend", ["process", pytest.param("docker", marks=pytest.mark.docker)])
 def test_a_tls_cluster_serves_only_verified_clients(backend: str, tmp_path: Path) -> None:
     require_backend(backend)
     cfg = ClusterConfig(tls=True, peer_proxy=True)
-    with make_cluster(backend, 3, binary(TEST_VERSION), tmp_path, config=cfg) as c:
+    with make_cluster(backend, 3, binary_or_skip(TEST_VERSION), tmp_path, config=cfg) as c:
         urls = c.endpoints()
         assert all(u.startswith("https://") for u in urls)
         admin.put(urls[0], "k", "v")

@@ -9,17 +9,9 @@ from pathlib import Path
 import pytest
 
 from harness.cluster import admin, make_cluster
-from harness.cluster.binaries import BinaryError, EtcdBinary, resolve
-from tests.common.backends import require_backend
+from tests.common.backends import binary_or_skip, require_backend
 
 pytestmark = [pytest.mark.integration]
-
-
-def binary(version: str) -> EtcdBinary:
-    try:
-        return resolve(version)
-    except BinaryError as exc:
-        pytest.skip(f"etcd {version} unavailable: {exc}")
 
 
 def cluster_versions(urls: list[str]) -> set[str]:
@@ -31,7 +23,7 @@ def test_rolling_upgrade_moves_the_cluster_version_once_every_member_is_up(
     backend: str, tmp_path: Path
 ) -> None:
     require_backend(backend)
-    old, new = binary("3.4.23"), binary("3.5.1")
+    old, new = binary_or_skip("3.4.23"), binary_or_skip("3.5.1")
     with make_cluster(backend, 3, old, tmp_path) as c:
         urls = c.endpoints()
         admin.put(urls[0], "before", "1")
