@@ -76,7 +76,7 @@ def run(opts: RunOptions, on_progress: Progress | None = None) -> RunResult:
         )
         binaries = _binaries(opts, plan, scn)
         if binaries is not None:
-            tls = plan.tls or opts.tls
+            tls = plan.tls or opts.tls or scn.tls
             plan = msgspec.structs.replace(plan, etcd_versions=[b.version for b in binaries], tls=tls)
         out = Path(opts.out) if opts.out else default_out_dir(plan.scenario, plan.seed)
         prepare_out_dir(out)

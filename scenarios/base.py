@@ -57,3 +57,5 @@ class Scenario:
     #: The build each member starts on (empty: the one the command line names); a
     #: scenario about upgrades fixes them.
     etcd_versions: tuple[str, ...] = ()
+    #: Client and peer traffic over TLS, as ``--tls`` gives any scenario.
+    tls: bool = False

@@ -1,4 +1,4 @@
-"""Scenarios about how clusters are run: mixed builds and rolling upgrades under traffic.
+"""Scenarios about how clusters are run: mixed builds, rolling upgrades and TLS under traffic.
 
 Each starts on the builds it names (``Scenario.etcd_versions``); the command line's
 ``--etcd-version`` does not apply to them, and a matrix runs them once per round.
@@ -51,5 +51,17 @@ DEPLOYMENTS = [
         faults=(FaultChoice("kill", ("random", "leader"), 0.5, 1.5),),
         duration=20.0,
         etcd_versions=("3.4.23", "3.5.1", "3.5.1"),
+    ),
+    Scenario(
+        name="tls-kill",
+        description="client and peer traffic over TLS (a CA per run, certificates required both ways) "
+        "while members are SIGKILLed and peer traffic goes through the delaying proxy",
+        profile="kv",
+        faults=(
+            FaultChoice("kill", ("random", "leader"), 0.5, 1.5),
+            FaultChoice("delay", ("random",), 2.0, 3.0, (("delay_ms", 30.0),)),
+        ),
+        duration=20.0,
+        tls=True,
     ),
 ]

@@ -75,7 +75,7 @@ def one_run(name: str, version: str, backend: str, seed: int, out: Path) -> dict
         "scenario": name,
         "seed": seed,
     }
-    own = builds_of(name, version) != version
+    own = bool(name in SCENARIOS and SCENARIOS[name].etcd_versions)
     try:
         res = run(
             RunOptions(
