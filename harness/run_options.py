@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from harness import auth
 from harness.client.etcd import EtcdClient
 from harness.errors import HarnessError, UsageError
 from harness.traffic.plan import Plan
@@ -35,6 +36,8 @@ class RunOptions:
     explore: bool = False
     #: Client and peer traffic over TLS with certificates made for the run.
     tls: bool = False
+    #: Authentication on: traffic as a test user whose permissions the auth faults change.
+    auth: bool = False
 
 
 def default_out_dir(scn: str, seed: int) -> Path:
@@ -60,6 +63,8 @@ def validate_options(opts: RunOptions) -> None:
         raise UsageError(f"--check-timeout must be a positive number of seconds, not {opts.check_timeout:g}")
     if opts.tls and opts.endpoints is not None:
         raise UsageError("--tls starts a cluster with its own CA; it cannot test --endpoints")
+    if opts.auth and opts.endpoints is not None and any(auth.realm_for(ep) is None for ep in opts.endpoints):
+        raise UsageError("--auth starts a cluster with its own users; it cannot test --endpoints")
     if opts.explore and opts.endpoints is not None:
         raise UsageError("explore draws the cluster it starts; it cannot test --endpoints")
     if opts.endpoints is not None:

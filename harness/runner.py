@@ -24,9 +24,10 @@ from typing import Any
 
 import msgspec
 
-from harness import __version__
+from harness import __version__, auth
 from harness.client.recorder import Clock, Counter
 from harness.cluster import Cluster, ClusterConfig, make_cluster
+from harness.cluster import auth as cluster_auth
 from harness.cluster.binaries import EtcdBinary, resolve
 from harness.cluster.versions import UpgradeStep, check_version_changes, member_count, resolve_members
 from harness.conclusion import RunResult, conclude
@@ -44,7 +45,7 @@ from harness.run_options import (
 from harness.signals import interruptible, signal_of
 from harness.traffic.explore import describe, explore_scenario
 from harness.traffic.finish import sentinels, settle_and_sample
-from harness.traffic.plan import Plan, make_plan
+from harness.traffic.plan import Plan, auth_layout, make_plan
 from harness.traffic.versions import VersionSampler
 from harness.traffic.watchers import PROGRESS_NOTIFY_FLAG, WATCHER_CLIENT_BASE, Watchers
 from harness.traffic.workload import Traffic
@@ -75,6 +76,7 @@ def run(opts: RunOptions, on_progress: Progress | None = None) -> RunResult:
             drawn=describe(scn) if opts.explore else None,
         )
         binaries = _binaries(opts, plan, scn)
+        plan = msgspec.structs.replace(plan, auth=plan.auth or opts.auth or scn.auth)
         if binaries is not None:
             tls = plan.tls or opts.tls or scn.tls
             plan = msgspec.structs.replace(plan, etcd_versions=[b.version for b in binaries], tls=tls)
@@ -205,6 +207,7 @@ class Recording:
                 self.writer.close(EndRecord(time=self.clock(), reason=reason))
             if self.cluster is not None:
                 self.cluster.stop()
+                auth.forget(self.endpoints)
         return interrupted
 
     def _start(self, out: Path) -> HistoryWriter:
@@ -214,6 +217,7 @@ class Recording:
             self.endpoints = self.cluster.endpoints()
             versions = sorted({*self.cluster.versions(), *(s.to for s in upgrade_steps(self.plan))})
             self.versions_change = len(versions) > 1
+        realm = self._auth()
         # Time 0 of the history: the clock and the header's wall time start together.
         self.clock = Clock()
         header = Header(
@@ -227,7 +231,20 @@ class Recording:
             start_time=dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
             model="etcd",
         )
+        if realm is not None:
+            header.cluster["auth"] = realm.layout.as_dict()
         return HistoryWriter(out / "history.jsonl", header)
+
+    def _auth(self) -> auth.Realm | None:
+        """The run's identities: made and turned on for a cluster the harness started,
+        or those the caller registered for the endpoints it gave."""
+        if not self.plan.auth:
+            return None
+        if self.cluster is None:
+            return auth.realm_for(self.endpoints[0]) if self.endpoints else None
+        realm = auth.Realm(auth_layout(self.plan))
+        cluster_auth.enable(self.endpoints, realm)
+        return realm
 
     def _traffic(self, writer: HistoryWriter, on_progress: Progress | None) -> int | None:
         plan, clock = self.plan, self.clock

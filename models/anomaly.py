@@ -27,6 +27,8 @@ KINDS = (
     "lease-overlived",
     "divergence",
     "cluster-version",
+    "permission-ignored",
+    "permission-denied",
 )
 
 

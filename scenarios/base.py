@@ -59,3 +59,5 @@ class Scenario:
     etcd_versions: tuple[str, ...] = ()
     #: Client and peer traffic over TLS, as ``--tls`` gives any scenario.
     tls: bool = False
+    #: Authentication on, traffic as a test user, as ``--auth`` gives any scenario.
+    auth: bool = False

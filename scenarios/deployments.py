@@ -1,4 +1,4 @@
-"""Scenarios about how clusters are run: mixed builds, rolling upgrades and TLS under traffic.
+"""Scenarios about how clusters are run: mixed builds, rolling upgrades, TLS and auth under traffic.
 
 Each starts on the builds it names (``Scenario.etcd_versions``); the command line's
 ``--etcd-version`` does not apply to them, and a matrix runs them once per round.
@@ -63,5 +63,21 @@ DEPLOYMENTS = [
         ),
         duration=20.0,
         tls=True,
+    ),
+    Scenario(
+        name="auth-churn",
+        description="authentication on, kv traffic as a test user whose permission on a third of the keys "
+        "is revoked and granted again, whose password changes and who is deleted and added back, "
+        "while members are SIGKILLed; every answer must keep to the permissions in force",
+        profile="kv",
+        faults=(
+            FaultChoice("auth-revoke", ("random",), 1.0, 2.5),
+            FaultChoice("auth-revoke", ("random",), 1.0, 2.5),
+            FaultChoice("auth-password", ("random",), 0.0, 0.0),
+            FaultChoice("auth-user", ("random",), 0.5, 1.5),
+            FaultChoice("kill", ("random", "leader"), 0.5, 1.5),
+        ),
+        duration=20.0,
+        auth=True,
     ),
 ]

@@ -64,6 +64,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--tls", action="store_true", help="client and peer traffic over TLS, with a CA made for the run"
     )
+    p.add_argument(
+        "--auth",
+        action="store_true",
+        help="authentication on: traffic runs as a test user with prefix permissions",
+    )
     p.add_argument("--check-timeout", type=float, default=300.0)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
@@ -100,6 +105,7 @@ def _options(args: argparse.Namespace, scenario: str, seed: int, plan: Plan | No
         progress=not args.no_progress,
         snapshot_count=args.snapshot_count,
         tls=args.tls,
+        auth=getattr(args, "auth", False),
     )
 
 

@@ -15,13 +15,14 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from harness import tls
+from harness import auth, tls
 from harness.client.errors import EtcdError
 from harness.client.etcd import channel_options, grpc_target
 from harness.client.ops import prepare
 from harness.client.proto import etcd_pb2 as pb
 from harness.client.proto import etcd_pb2_grpc as rpc
 from harness.client.recorder import Clock, Counter, Records
+from harness.client.tokens import AsyncTokenInterceptor, AsyncTokenSource
 from harness.history.jsonl import HistoryWriter
 from models.history import OpRecord
 from models.operation import Request
@@ -34,16 +35,29 @@ class AsyncEtcdClient:
     asynchronous = True
 
     def __init__(
-        self, endpoint: str, *, timeout: float = 5.0, options: Sequence[tuple[str, Any]] | None = None
+        self,
+        endpoint: str,
+        *,
+        timeout: float = 5.0,
+        options: Sequence[tuple[str, Any]] | None = None,
+        who: auth.Who = "root",
     ):
         self.endpoint = endpoint
         self.timeout = timeout
         opts = list(options) if options is not None else channel_options()
+        self.tokens: AsyncTokenSource | None = None
+        interceptors = None
+        if auth.realm_for(endpoint) is not None:
+            self.tokens = AsyncTokenSource(endpoint, who, self._authenticate)
+            interceptors = [AsyncTokenInterceptor(self.tokens)]
         self._channel = (
-            grpc.aio.secure_channel(grpc_target(endpoint), tls.grpc_credentials(endpoint), options=opts)
+            grpc.aio.secure_channel(
+                grpc_target(endpoint), tls.grpc_credentials(endpoint), options=opts, interceptors=interceptors
+            )
             if tls.is_tls(endpoint)
-            else grpc.aio.insecure_channel(grpc_target(endpoint), options=opts)
+            else grpc.aio.insecure_channel(grpc_target(endpoint), options=opts, interceptors=interceptors)
         )
+        self.auth = rpc.AuthStub(self._channel)
         self.kv = rpc.KVStub(self._channel)
         self.lease = rpc.LeaseStub(self._channel)
         self.cluster = rpc.ClusterStub(self._channel)
@@ -62,7 +76,15 @@ class AsyncEtcdClient:
         try:
             return await method(request, timeout=self.timeout if timeout is None else timeout)
         except grpc.aio.AioRpcError as exc:
-            raise EtcdError.from_rpc(exc) from None
+            err = EtcdError.from_rpc(exc)
+            if self.tokens is not None:
+                self.tokens.drop(err.message)
+            raise err from None
+
+    async def _authenticate(self, name: str, password: str) -> str:
+        req = pb.AuthenticateRequest(name=name, password=password)
+        resp: pb.AuthenticateResponse = await self.call(self.auth.Authenticate, req)
+        return resp.token
 
     async def status(self, *, timeout: float | None = None) -> pb.StatusResponse:
         resp: pb.StatusResponse = await self.call(self.maintenance.Status, pb.StatusRequest(), timeout)

@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 
 import grpc
 
-from harness import tls
+from harness import auth, tls
 from harness.client.errors import EtcdError
 from harness.client.proto import etcd_pb2 as pb
 from harness.client.proto import etcd_pb2_grpc as rpc
+from harness.client.tokens import TokenInterceptor
 from harness.client.watch import Watch
 
 _MAX_MESSAGE = 256 * 1024 * 1024
@@ -78,15 +79,23 @@ class EtcdClient:
         *,
         timeout: float = 5.0,
         options: Sequence[tuple[str, Any]] | None = None,
+        who: auth.Who = "root",
     ):
         self.endpoint = endpoint
         self.timeout = timeout
         opts = list(options) if options is not None else channel_options()
-        self._channel = (
+        channel = (
             grpc.secure_channel(grpc_target(endpoint), tls.grpc_credentials(endpoint), options=opts)
             if tls.is_tls(endpoint)
             else grpc.insecure_channel(grpc_target(endpoint), options=opts)
         )
+        self._raw_channel = channel
+        self.tokens: auth.TokenSource | None = None
+        if auth.realm_for(endpoint) is not None:
+            self.tokens = auth.TokenSource(endpoint, who, self._authenticate)
+            channel = grpc.intercept_channel(channel, TokenInterceptor(self.tokens))
+        self._channel = channel
+        self.auth = rpc.AuthStub(self._raw_channel)
         self.kv = rpc.KVStub(self._channel)
         self.watch_stub = rpc.WatchStub(self._channel)
         self.lease = rpc.LeaseStub(self._channel)
@@ -94,7 +103,12 @@ class EtcdClient:
         self.maintenance = rpc.MaintenanceStub(self._channel)
 
     def close(self) -> None:
-        self._channel.close()
+        self._raw_channel.close()
+
+    def _authenticate(self, name: str, password: str) -> str:
+        req = pb.AuthenticateRequest(name=name, password=password)
+        resp: pb.AuthenticateResponse = self.call(self.auth.Authenticate, req)
+        return resp.token
 
     def __enter__(self) -> EtcdClient:
         return self
@@ -107,7 +121,10 @@ class EtcdClient:
         try:
             return method(request, timeout=self.timeout if timeout is None else timeout)
         except grpc.RpcError as exc:
-            raise EtcdError.from_rpc(exc) from None
+            err = EtcdError.from_rpc(exc)
+            if self.tokens is not None:
+                self.tokens.drop(err.message)
+            raise err from None
 
     # KV
 

@@ -43,13 +43,14 @@ def message(resp: pb.WatchResponse) -> WatchMessage:
 
     ``created`` and ``canceled`` are flags; a response with neither and no events is a
     progress notification (periodic, or the answer to a progress request, whose watch_id
-    is -1 on etcd >= 3.4).
+    is -1 on etcd >= 3.4). Both flags: etcd refused to create the watcher (a permission,
+    a stale auth token), so nothing follows on it.
     """
     kind: WatchKind
-    if resp.created:
-        kind = "created"
-    elif resp.canceled:
+    if resp.canceled:
         kind = "canceled"
+    elif resp.created:
+        kind = "created"
     elif resp.events:
         kind = "events"
     else:

@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from harness import tls
+from harness import auth, tls
 from harness.errors import HarnessError
 
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -46,10 +46,43 @@ class AdminError(HarnessError):
 
 
 def call(url: str, path: str, body: dict[str, Any] | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """One gateway call; on a member of an ``--auth`` run, as root, with the token
+    fetched once more when etcd says it went stale."""
+    if auth.realm_for(url) is None or path in _NO_TOKEN:
+        return _call(url, path, body, timeout, None)
+    try:
+        return _call(url, path, body, timeout, _root_token(url, timeout))
+    except AdminError as exc:
+        if not auth.stale_token(str(exc)):
+            raise
+        _root_tokens.pop(tls.hostport(url), None)
+        return _call(url, path, body, timeout, _root_token(url, timeout))
+
+
+#: Calls etcd answers without a token (and Authenticate, which makes one).
+_NO_TOKEN = frozenset({"/health", "/version", "/v3/auth/authenticate"})
+_root_tokens: dict[str, str] = {}
+
+
+def _root_token(url: str, timeout: float) -> str:
+    key = tls.hostport(url)
+    token = _root_tokens.get(key)
+    if token is None:
+        realm = auth.realm_for(url)
+        assert realm is not None
+        name, password = realm.credentials("root")
+        resp = _call(url, "/v3/auth/authenticate", {"name": name, "password": password}, timeout, None)
+        token = _root_tokens[key] = str(resp.get("token") or "")
+    return token
+
+
+def _call(url: str, path: str, body: dict[str, Any] | None, timeout: float, token: str | None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url.rstrip("/") + path, data=data, method="GET" if data is None else "POST")
     if data is not None:
         req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", token)
     try:
         with _opener_for(url).open(req, timeout=timeout) as resp:
             raw = resp.read()
@@ -179,6 +212,16 @@ def hashkv(url: str, revision: int = 0, timeout: float = 10.0) -> HashKV:
 
     Encoded by hand (one int64 field in, a few varint fields out) so admin needs no stubs.
     """
+    try:
+        return _hashkv(url, revision, timeout)
+    except AdminError as exc:
+        if auth.realm_for(url) is None or not auth.stale_token(str(exc)):
+            raise
+        _root_tokens.pop(tls.hostport(url), None)
+        return _hashkv(url, revision, timeout)
+
+
+def _hashkv(url: str, revision: int, timeout: float) -> HashKV:
     import grpc
 
     target = url.split("://", 1)[-1].rstrip("/")
@@ -190,9 +233,10 @@ def hashkv(url: str, revision: int = 0, timeout: float = 10.0) -> HashKV:
             if tls.is_tls(url)
             else grpc.insecure_channel(target, options=options)
         )
+        metadata = [("token", _root_token(url, timeout))] if auth.realm_for(url) is not None else None
         with channel as ch:
             fn = ch.unary_unary("/etcdserverpb.Maintenance/HashKV")
-            raw = fn(req, timeout=timeout)
+            raw = fn(req, timeout=timeout, metadata=metadata)
     except grpc.RpcError as exc:
         code = exc.code() if hasattr(exc, "code") else None
         unavailable = code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)

@@ -26,6 +26,8 @@ from harness.cluster.member import Member
 from harness.cluster.peerproxy import PeerProxy
 from harness.errors import HarnessError
 
+_LOG_ALARMS = ('"level":"fatal"', '"level":"panic"', '"level":"error"', "panic:", "address already in use")
+
 
 class ClusterError(HarnessError):
     """A cluster that cannot be started or driven; one line, shown by the CLI as is."""
@@ -416,9 +418,11 @@ class Cluster(ABC):
 
     def _log_hint(self, m: Member) -> str:
         with contextlib.suppress(Exception):
-            for line in reversed(self.logs(m).splitlines()):
-                if '"level":"fatal"' in line or '"level":"error"' in line or "address already in use" in line:
+            lines = self.logs(m).splitlines()
+            for line in reversed(lines):
+                if any(mark in line for mark in _LOG_ALARMS):
                     return f"; {m.name} log: {line[:300]}"
+            return f"; {m.name}'s last log line: {lines[-1][:300]}; see {m.log_path}"
         return f"; see {m.log_path}"
 
     # maintenance --------------------------------------------------------------------

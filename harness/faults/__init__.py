@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.faults.auth import AuthPasswordFault, AuthRevokeFault, AuthUserFault
 from harness.faults.base import TARGETS, Fault, FaultError, Injector, Window, pick_targets
 from harness.faults.composite import PauseLossFault, ReplaceKillFault
 from harness.faults.delay import DelayFault
@@ -29,6 +30,9 @@ FAULTS: dict[str, type[Fault]] = {
         PauseLossFault,
         ReplaceKillFault,
         UpgradeFault,
+        AuthRevokeFault,
+        AuthUserFault,
+        AuthPasswordFault,
     )
 }
 

@@ -83,6 +83,8 @@ class Fault(ABC):
         self.params = params
         self.targets: list[Member] = []
         self.detail: dict[str, Any] = {}
+        #: The history's clock, set by the injector, for faults that time their steps.
+        self.clock: Callable[[], int] | None = None
 
     def available(self, cluster: Cluster) -> tuple[bool, str]:
         return True, ""
@@ -176,6 +178,7 @@ class Injector:
             self._next_id += 1
         t = self._now()
         error = None
+        fault.clock = self.clock
         try:
             with self.hold() if fault.quiet and self.hold else contextlib.nullcontext():
                 hit = fault.inject(self.cluster, self.rng, targets)
@@ -220,6 +223,7 @@ class Injector:
         if w.healed:
             return
         error = None
+        w.fault.clock = self.clock
         try:
             w.fault.heal(self.cluster)
         except Exception as exc:  # noqa: BLE001 - a heal that failed is recorded, the run goes on

@@ -33,6 +33,8 @@ CHECK_OF_KIND = {
     "stale-read": "stale-read",
     "divergence": "convergence",
     "lease-overlived": "lease-lifetime",
+    "permission-ignored": "auth",
+    "permission-denied": "auth",
 }
 
 

@@ -20,6 +20,7 @@ import msgspec
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
+from harness import auth
 from scenarios.base import Scenario
 
 PLAN_VERSION = 1
@@ -124,6 +125,8 @@ class Plan(msgspec.Struct, frozen=True):
     etcd_versions: list[str] | None = None
     #: Client and peer traffic over TLS (``--tls``).
     tls: bool = False
+    #: Authentication on, traffic as the test user (``--auth``).
+    auth: bool = False
 
     def to_json(self) -> bytes:
         return msgspec.json.format(msgspec.json.encode(self), indent=2) + b"\n"
@@ -140,6 +143,14 @@ def key_name(profile: str, index: int) -> str:
 
 def key_prefix(profile: str) -> str:
     return "/registry/pods/" if profile == "kubernetes" else "key/"
+
+
+def auth_layout(plan: Plan) -> auth.Layout:
+    """The churn range of an ``--auth`` run: the profile's prefix up to a third of its
+    key space, so lists over the prefix and a third of the single keys lose their
+    permission while an auth-revoke fault lasts."""
+    end = key_name(plan.profile, max(1, plan.keyspace // 3))
+    return auth.Layout(churn_key=key_prefix(plan.profile), churn_end=end)
 
 
 #: Templates over all client programs that one Hypothesis example can hold.

@@ -124,6 +124,8 @@ class Watchers:
                         w.last_revision = max(w.last_revision, w.next_revision - 1)
                     if msg.kind == "canceled" and msg.compact_revision:
                         w.next_revision = msg.compact_revision
+                    if msg.kind == "canceled" and client.tokens is not None:
+                        client.tokens.drop(msg.cancel_reason)
                     if self._done(w) or (w.spec.recreate_every and n % w.spec.recreate_every == 0):
                         break
                     if w.spec.stall_every and w.messages % w.spec.stall_every == 0:

@@ -124,7 +124,7 @@ class Traffic:
             self.ran_for = time.monotonic() - started
 
     async def _main(self) -> None:
-        clients = [AsyncEtcdClient(ep, timeout=REQUEST_TIMEOUT) for ep in self.endpoints]
+        clients = [AsyncEtcdClient(ep, timeout=REQUEST_TIMEOUT, who="user") for ep in self.endpoints]
         deadline = time.monotonic() + self.duration
         try:
             await asyncio.gather(*(self._client(p, clients, deadline) for p in self.plan.clients))

@@ -8,8 +8,9 @@
    breaks;
 3. on the order found: watches (:mod:`.watch`) and serializable reads (:mod:`.stale_reads`);
    and, order-free, keys that outlive their lease (:mod:`.lease_lifetime`);
-4. convergence of the members (:mod:`.convergence`), and a cluster version that only
-   moves forward (:mod:`.cluster_version`);
+4. convergence of the members (:mod:`.convergence`), a cluster version that only
+   moves forward (:mod:`.cluster_version`), and on an ``--auth`` run answers that keep
+   to the test user's permissions (:mod:`.permissions`);
 5. each anomaly a known bug of the history's etcd versions explains is named
    (:mod:`.known_bugs`).
 
@@ -30,6 +31,7 @@ from models.etcd.known_bugs import explain_known
 from models.etcd.lease_lifetime import check_lease_lifetimes
 from models.etcd.lost_writes import check_lost_writes
 from models.etcd.observations import Observations
+from models.etcd.permissions import check_permissions
 from models.etcd.revisions import RevisionResult, check_revisions
 from models.etcd.stale_reads import check_stale_reads
 from models.etcd.state import ALL_KEYS
@@ -58,6 +60,7 @@ def check_history(history: History, timeout: float | None = None) -> Verdict:
         anomalies += _on_the_order(history, ops, lin)
         anomalies += check_lease_lifetimes(ops, history.faults)
         anomalies += check_cluster_versions(history.header, history.statuses, history.faults)
+        anomalies += check_permissions(history.header.cluster.get("auth"), history.faults, history.ops)
         last_return = max((op.ret or op.call for op in ops), default=0)
         anomalies += check_convergence(
             history.statuses,

@@ -763,3 +763,19 @@ class StatusResponse(_message.Message):
         dbSizeInUse: int | None = ...,
         isLearner: bool | None = ...,
     ) -> None: ...
+
+class AuthenticateRequest(_message.Message):
+    __slots__ = ("name", "password")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    password: str
+    def __init__(self, name: str | None = ..., password: str | None = ...) -> None: ...
+
+class AuthenticateResponse(_message.Message):
+    __slots__ = ("header", "token")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    header: ResponseHeader
+    token: str
+    def __init__(self, header: ResponseHeader | _Mapping | None = ..., token: str | None = ...) -> None: ...

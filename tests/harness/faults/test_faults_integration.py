@@ -223,10 +223,12 @@ def test_replace_kill_crashes_the_new_member_while_it_syncs(healthy: Cluster) ->
     follower = next(m for m in c.members if m is not c.wait_leader(5))
     old_id, restarts = follower.member_id, follower.restarts
     inj.start(make_fault("replace-kill", kill_after_ms=50.0, down_s=0.2), targets=[follower])
-    assert follower.member_id != old_id and follower.restarts == restarts + 2
+    (start, _) = fault_records(records)
+    recovered = start.detail.get("recovered", {})
+    assert set(recovered) <= {follower.name}, recovered
+    assert follower.member_id != old_id and follower.restarts == restarts + 2 + len(recovered)
     wait_until(lambda: c.status(follower).revision >= rev, 15, "the new member to sync")
     assert admin.get(follower.client_url, "replace-kill-key", serializable=True) == b"kept"
-    (start, _) = fault_records(records)
     assert start.detail["killed_after_ms"] <= 50.0 and start.detail["ids"][follower.name][0] == old_id
     assert_window(records, "replace-kill", [follower.name])
 

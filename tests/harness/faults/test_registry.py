@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.cluster import ClusterConfig
+from harness.cluster import ClusterConfig, ClusterError
 from harness.cluster.base import Member
 from harness.cluster.binaries import EtcdBinary
 from harness.cluster.process import ProcessCluster
@@ -50,6 +50,9 @@ class StubCluster(ProcessCluster):
 
 def test_registry_names() -> None:
     assert sorted(FAULTS) == [
+        "auth-password",
+        "auth-revoke",
+        "auth-user",
         "compact",
         "crash-during",
         "defrag",
@@ -227,3 +230,23 @@ def test_a_compaction_that_timed_out_still_records_its_revision(
         Injector(c, records.append).start(make_fault("compact", target="m0", keep=0))
     start = next(r for r in records if isinstance(r, FaultRecord) and r.phase == "start")
     assert start.error and start.detail["revision"] == 2420
+
+
+def test_replace_kill_recovers_a_member_stuck_after_its_crash(tmp_path: Path) -> None:
+    c = StubCluster(tmp_path)
+    calls: list[bool] = []
+
+    def replace_member(m: Member, *, after_launch: Any = None, timeout: float = 30.0) -> None:
+        calls.append(after_launch is not None)
+        if after_launch is not None:
+            raise ClusterError("m2 not healthy within 30s; m2 log: stuck")
+        m.member_id = 900
+
+    c.replace_member = replace_member  # type: ignore[method-assign]
+    records: list[Any] = []
+    Injector(c, records.append, rng=random.Random(1)).start(
+        make_fault("replace-kill"), targets=[c.members[2]]
+    )
+    start = next(r for r in records if isinstance(r, FaultRecord) and r.phase == "start")
+    assert calls == [True, False]
+    assert "stuck" in start.detail["recovered"]["m2"] and start.detail["ids"]["m2"] == [102, 900]
