@@ -242,7 +242,7 @@ class Recording:
             return None
         if self.cluster is None:
             return auth.realm_for(self.endpoints[0]) if self.endpoints else None
-        realm = auth.Realm(auth_layout(self.plan))
+        realm = auth.Realm(auth_layout(self.plan.profile, self.plan.keyspace))
         cluster_auth.enable(self.endpoints, realm)
         return realm
 

@@ -31,6 +31,11 @@ def register(sub: Any) -> None:
     p.add_argument("--no-netns", action="store_true", help="members on 127.0.0.1")
     p.add_argument("--keep", action="store_true", help="keep the artifacts of every class")
     p.add_argument("--tls", action="store_true", help="cluster, interposers and clients over TLS")
+    p.add_argument(
+        "--auth",
+        action="store_true",
+        help="authentication on, traffic as a test user (denies-permitted always)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object per class")
     p.set_defaults(func=selftest_cmd)
 
@@ -76,6 +81,7 @@ def selftest_cmd(args: argparse.Namespace) -> int:
         on_row=show,
         keep=args.keep,
         tls=args.tls,
+        auth_on=args.auth,
     )
     missed = [r for r in rows if not r.caught]
     if not args.json:

@@ -16,6 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc
+
+from harness import auth
 from harness.client.proto import etcd_pb2 as pb
 from harness.selftest.interposer import Forward, Tamper
 
@@ -56,6 +59,8 @@ class Bug(Tamper):
     delay: float = 1.0
     window: float = 3.0
     injected: list[str] = field(default_factory=list)
+    #: The test user's permissions, when the self-test turned authentication on.
+    layout: auth.Layout | None = None
 
     def __post_init__(self) -> None:
         self.rng = random.Random(f"{self.name}:{self.seed}:{self.member}")
@@ -363,6 +368,38 @@ class Divergence(Bug):
         return out
 
 
+class _PermissionDenied(grpc.RpcError):
+    """What etcd sends for a request its user may not make."""
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.PERMISSION_DENIED
+
+    def details(self) -> str:
+        return "etcdserver: permission denied"
+
+
+@dataclass
+class DeniesPermitted(Bug):
+    """A member refuses a request its user holds the permission for, without sending it on."""
+
+    name = "denies-permitted"
+    check = "auth"
+    summary = "a put or linearizable read the test user is permitted is refused as PERMISSION_DENIED"
+
+    def unary(self, method: str, request: bytes, forward: Forward) -> bytes:
+        if self.layout is None or method not in (KV_PUT, KV_RANGE):
+            return forward(request)
+        if method == KV_RANGE:
+            rng = pb.RangeRequest.FromString(request)
+            key, single = rng.key, not rng.range_end and not rng.serializable
+        else:
+            put = pb.PutRequest.FromString(request)
+            key, single = put.key, put.lease == 0
+        if single and key.decode() >= self.layout.churn_end and self.take(0.05, f"{key.decode()} refused"):
+            raise _PermissionDenied()
+        return forward(request)
+
+
 def _header_revision(method: str, raw: bytes) -> int:
     cls: Any = {KV_PUT: pb.PutResponse, KV_RANGE: pb.RangeResponse, KV_TXN: pb.TxnResponse}[method]
     return int(cls.FromString(raw).header.revision)
@@ -383,5 +420,6 @@ BUGS: dict[str, type[Bug]] = {
         WatchReorder,
         ProgressAhead,
         Divergence,
+        DeniesPermitted,
     )
 }

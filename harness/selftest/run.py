@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import auth
 from harness.cluster.binaries import EtcdBinary
 from harness.selftest.bugs import BUGS, Bug, check_of
 from harness.selftest.interposer import Interposer
@@ -67,10 +68,14 @@ def run_one(
     duration: float,
     netns: bool | None = None,
     tls: bool = False,
+    auth_on: bool = False,
 ) -> Row:
     from harness.cluster import ClusterConfig, make_cluster
+    from harness.cluster import auth as cluster_auth
     from harness.runner import RunOptions, run
+    from harness.traffic.plan import auth_layout
     from harness.traffic.watchers import PROGRESS_NOTIFY_FLAG
+    from scenarios import get_scenario
 
     started = time.monotonic()
     shutil.rmtree(out, ignore_errors=True)
@@ -80,12 +85,21 @@ def run_one(
     cluster = make_cluster("process", 3, binary, out / "cluster", netns=netns, config=cfg)
     bugs: list[Bug] = []
     proxies: list[Interposer] = []
+    realm = None
+    if auth_on or bug_cls.check == "auth":
+        scn = get_scenario(SCENARIO)
+        realm = auth.Realm(auth_layout(scn.profile, scn.keyspace))
     with cluster:
         try:
+            if realm is not None:
+                cluster_auth.enable(cluster.endpoints(), realm)
             for i, ep in enumerate(cluster.endpoints()):
                 bug = bug_cls(member=i, seed=seed, window=max(1.0, duration - 2.5))
+                bug.layout = realm.layout if realm is not None else None
                 bugs.append(bug)
                 proxies.append(Interposer(ep, bug).start())
+            if realm is not None:
+                auth.register([p.endpoint for p in proxies], realm)
             for b in bugs:
                 b.arm()
             res = run(
@@ -97,9 +111,11 @@ def run_one(
                     out=str(out / "run"),
                     progress=False,
                     check_timeout=60.0,
+                    auth=realm is not None,
                 )
             )
         finally:
+            auth.forget([p.endpoint for p in proxies] + cluster.endpoints())
             for p in proxies:
                 with contextlib.suppress(Exception):
                     p.stop()
@@ -159,10 +175,20 @@ def selftest(
     on_row: Callable[[Row], None] | None = None,
     keep: bool = False,
     tls: bool = False,
+    auth_on: bool = False,
 ) -> list[Row]:
     rows = []
     for name in bugs:
-        row = run_one(name, binary=binary, out=out / name, seed=seed, duration=duration, netns=netns, tls=tls)
+        row = run_one(
+            name,
+            binary=binary,
+            out=out / name,
+            seed=seed,
+            duration=duration,
+            netns=netns,
+            tls=tls,
+            auth_on=auth_on,
+        )
         if row.caught and not keep:
             shutil.rmtree(out / name, ignore_errors=True)
             row.dir = ""

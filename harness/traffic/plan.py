@@ -145,12 +145,12 @@ def key_prefix(profile: str) -> str:
     return "/registry/pods/" if profile == "kubernetes" else "key/"
 
 
-def auth_layout(plan: Plan) -> auth.Layout:
+def auth_layout(profile: str, keyspace: int) -> auth.Layout:
     """The churn range of an ``--auth`` run: the profile's prefix up to a third of its
     key space, so lists over the prefix and a third of the single keys lose their
     permission while an auth-revoke fault lasts."""
-    end = key_name(plan.profile, max(1, plan.keyspace // 3))
-    return auth.Layout(churn_key=key_prefix(plan.profile), churn_end=end)
+    end = key_name(profile, max(1, keyspace // 3))
+    return auth.Layout(churn_key=key_prefix(profile), churn_end=end)
 
 
 #: Templates over all client programs that one Hypothesis example can hold.

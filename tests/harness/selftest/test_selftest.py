@@ -42,6 +42,7 @@ def test_check_names_cover_every_anomaly_kind() -> None:
         "convergence",
         "lease-lifetime",
         "cluster-version",
+        "auth",
     }
 
 
@@ -49,6 +50,24 @@ def test_check_names_cover_every_anomaly_kind() -> None:
 def test_the_interposer_works_over_tls(bug: str, tmp_path: Path) -> None:
     """Before a TLS member the interposer speaks TLS on both sides, and bugs still show."""
     row = run_one(bug, binary=EtcdBinary(ETCD, "3.4.23"), out=tmp_path / bug, seed=1, duration=5.0, tls=True)
+    if bug == "none":
+        assert row.verdict == "ok" and row.injected == 0, row.first
+        return
+    assert row.injected > 0 and row.verdict == "illegal" and BUGS[bug].check in row.checks, row
+
+
+@pytest.mark.parametrize("bug", ["none", "lost-write"])
+def test_bugs_still_show_with_auth_and_tls_on(bug: str, tmp_path: Path) -> None:
+    """With authentication on, traffic logs in through the interposer as the test user."""
+    row = run_one(
+        bug,
+        binary=EtcdBinary(ETCD, "3.4.23"),
+        out=tmp_path / bug,
+        seed=1,
+        duration=5.0,
+        tls=True,
+        auth_on=True,
+    )
     if bug == "none":
         assert row.verdict == "ok" and row.injected == 0, row.first
         return
