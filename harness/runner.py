@@ -207,7 +207,6 @@ class Recording:
                 self.writer.close(EndRecord(time=self.clock(), reason=reason))
             if self.cluster is not None:
                 self.cluster.stop()
-                auth.forget(self.endpoints)
         return interrupted
 
     def _start(self, out: Path) -> HistoryWriter:

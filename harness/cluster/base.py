@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import tls
+from harness import auth, tls
 from harness.cluster import admin
 from harness.cluster.binaries import EtcdBinary
 from harness.cluster.ledger import PREFIX, StateFile, allocate, track, untrack
@@ -34,15 +34,15 @@ class ClusterError(HarnessError):
 
 
 class PortInUseError(ClusterError):
-    pass
+    """A port a member needs is taken."""
 
 
 class DockerUnavailableError(ClusterError):
-    pass
+    """No Docker daemon answers."""
 
 
 class NotRootError(ClusterError):
-    pass
+    """Network namespaces need root."""
 
 
 #: Seconds a gracefully stopped member gets to exit before it is killed.
@@ -56,8 +56,7 @@ class ClusterConfig:
     election_ms: int = 500
     snapshot_count: int | None = None
     extra_flags: list[str] = field(default_factory=list)
-    #: Client and peer traffic over TLS with a CA made for the run; clients must
-    #: present a certificate too.
+    #: Client and peer traffic over TLS with a CA made for the run (client certificates too).
     tls: bool = False
     #: Route peer traffic through the harness's proxy, which the delay fault needs.
     peer_proxy: bool = False
@@ -112,6 +111,9 @@ class Cluster(ABC):
         track(self)
 
     def start(self) -> Cluster:
+        """Start every member; a second call is a no-op, not a second claim that leaks."""
+        if self.started:
+            return self
         t0 = time.monotonic()
         self._claim()
         try:
@@ -138,7 +140,8 @@ class Cluster(ABC):
         if self.proxy is not None:
             self.proxy.close()
             self.proxy = None
-        tls.forget(self.endpoints() if self.members else [])
+        for registry in (auth, tls):
+            registry.forget(self.endpoints() if self.members else [])
         with contextlib.suppress(Exception):
             self._teardown()
         if self.state is not None:
@@ -408,10 +411,8 @@ class Cluster(ABC):
             if pending:
                 time.sleep(0.05)
         if pending:
-            names = ", ".join(m.name for m in pending)
-            raise ClusterError(
-                f"cluster {self.name}: {names} not healthy within {timeout:.0f}s{self._log_hint(pending[0])}"
-            )
+            names, hint = ", ".join(m.name for m in pending), self._log_hint(pending[0])
+            raise ClusterError(f"cluster {self.name}: {names} not healthy within {timeout:.0f}s{hint}")
 
     def _check_alive(self, members: Sequence[Member]) -> None:  # noqa: B027 - optional hook
         """Fail fast when a member exited instead of waiting out the whole timeout."""

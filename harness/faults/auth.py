@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 from harness import auth
 from harness.cluster import auth as cluster_auth
@@ -52,38 +53,38 @@ class _AuthFault(Fault):
         return hit
 
 
-class AuthRevokeFault(_AuthFault):
+class _AuthToggle(_AuthFault):
+    """A change at injection (``off``) undone at heal (``on``): (name, change) pairs."""
+
+    off: ClassVar[tuple[str, Change]]
+    on: ClassVar[tuple[str, Change]]
+
+    def inject(
+        self, cluster: Cluster, rng: random.Random, targets: Sequence[Member] | None = None
+    ) -> list[Member]:
+        hit = self._start(cluster, rng, targets)
+        self._apply(cluster, *self.off)
+        return hit
+
+    def heal(self, cluster: Cluster) -> None:
+        if self._realm(cluster) is not None and self.detail.get("changes"):
+            self._apply(cluster, *self.on)
+
+
+class AuthRevokeFault(_AuthToggle):
     """Revoke the test user's role's permission on the churn range; granted again at heal."""
 
     name = "auth-revoke"
-
-    def inject(
-        self, cluster: Cluster, rng: random.Random, targets: Sequence[Member] | None = None
-    ) -> list[Member]:
-        hit = self._start(cluster, rng, targets)
-        self._apply(cluster, "revoke", cluster_auth.revoke_churn)
-        return hit
-
-    def heal(self, cluster: Cluster) -> None:
-        if self._realm(cluster) is not None and self.detail.get("changes"):
-            self._apply(cluster, "grant", cluster_auth.grant_churn)
+    off = ("revoke", cluster_auth.revoke_churn)
+    on = ("grant", cluster_auth.grant_churn)
 
 
-class AuthUserFault(_AuthFault):
+class AuthUserFault(_AuthToggle):
     """Delete the test user; at heal add it back with its role."""
 
     name = "auth-user"
-
-    def inject(
-        self, cluster: Cluster, rng: random.Random, targets: Sequence[Member] | None = None
-    ) -> list[Member]:
-        hit = self._start(cluster, rng, targets)
-        self._apply(cluster, "delete-user", cluster_auth.delete_user)
-        return hit
-
-    def heal(self, cluster: Cluster) -> None:
-        if self._realm(cluster) is not None and self.detail.get("changes"):
-            self._apply(cluster, "add-user", cluster_auth.add_user)
+    off = ("delete-user", cluster_auth.delete_user)
+    on = ("add-user", cluster_auth.add_user)
 
 
 class AuthPasswordFault(_AuthFault):

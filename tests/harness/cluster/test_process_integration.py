@@ -54,6 +54,18 @@ def test_mixed_version_cluster(tmp_path: Path) -> None:
         assert admin.get(c.endpoints()[0], "mixed") == b"yes"
 
 
+def test_starting_a_started_cluster_again_claims_nothing_more(tmp_path: Path) -> None:
+    from harness.cluster.ledger import list_netns
+
+    require_backend("process")
+    before = set(list_netns())
+    with make_cluster("process", 1, binary("3.4.23"), tmp_path) as c:
+        ours = set(list_netns()) - before
+        assert c.start() is c
+        assert set(list_netns()) - before == ours
+    assert not set(list_netns()) - before
+
+
 def test_loopback_without_namespaces(tmp_path: Path) -> None:
     with make_cluster("process", 3, binary("3.5.1"), tmp_path, netns=False) as c:
         assert all(u.startswith("http://127.0.0.1:") for u in c.endpoints())

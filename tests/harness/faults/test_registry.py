@@ -250,3 +250,12 @@ def test_replace_kill_recovers_a_member_stuck_after_its_crash(tmp_path: Path) ->
     start = next(r for r in records if isinstance(r, FaultRecord) and r.phase == "start")
     assert calls == [True, False]
     assert "stuck" in start.detail["recovered"]["m2"] and start.detail["ids"]["m2"] == [102, 900]
+
+
+def test_auth_faults_need_a_cluster_with_authentication_on(tmp_path: Path) -> None:
+    c = StubCluster(tmp_path)
+    for name in ("auth-revoke", "auth-user", "auth-password"):
+        ok, why = make_fault(name).available(c)
+        assert not ok and "--auth" in why
+    with pytest.raises(FaultError, match="unavailable"):
+        Injector(c, [].append).start(make_fault("auth-revoke"))
