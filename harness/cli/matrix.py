@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.run import add_run_options, only_known_bugs
+from harness.cli.shards import cells_of_round, parse_shard
 from harness.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION, HarnessError
 from scenarios import SCENARIOS, Scenario, get_scenario
 
 #: What a run costs beyond its traffic: cluster start, settling, checks, teardown.
 RUN_OVERHEAD_S = 20.0
+MAX_ROUNDS = 10_000
 
 
 def register(sub: Any) -> None:
@@ -43,6 +45,12 @@ def register(sub: Any) -> None:
         help="each cell draws its whole configuration from its seed (as `etcd-harness explore`) "
         "instead of running named scenarios",
     )
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only the I-th of N disjoint parts of this matrix (same seeds whatever N is); "
+        "`etcd-harness merge` joins the parts' summaries",
+    )
     add_run_options(p)
     p.set_defaults(func=matrix_cmd)
 
@@ -60,29 +68,41 @@ def matrix_cmd(args: argparse.Namespace) -> int:
     for v in versions:
         for part in (v or "").split("+") if v else [None]:
             resolve(part, args.etcd)
+    shard = parse_shard(args.shard)
     out = Path(args.out or f"runs/matrix-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+    meta = {
+        "seed": seed,
+        "shard": str(shard),
+        "scenarios": [s.name for s in scenarios],
+        "versions": versions,
+        "explore": bool(args.explore),
+    }
     deadline = time.monotonic() + args.budget
+    shortest = min(args.duration or s.duration for s in scenarios)
     results: list[dict[str, Any]] = []
-    for round_no in range(10_000):
-        started_any = False
-        for scn, version in [(s, v) for s in scenarios for v in ([None] if s.etcd_versions else versions)]:
-            duration = args.duration or scn.duration
+    for round_no in range(MAX_ROUNDS):
+        if time.monotonic() + shortest + RUN_OVERHEAD_S > deadline:
+            break
+        for cell in cells_of_round(round_no, scenarios, versions, shard):
+            duration = args.duration or cell.scenario.duration
             if time.monotonic() + duration + RUN_OVERHEAD_S > deadline:
                 continue
-            started_any = True
-            row, interrupted = _one_run(args, out, results, scn, version, seed + round_no, duration)
-            results.append(row)
+            try:
+                row, interrupted = _one_run(
+                    args, out, results, cell.scenario, cell.version, seed + round_no, duration
+                )
+            finally:
+                _write(out, results, args.junit, meta)
+            results.append(row | {"cell": cell.number})
             print(f"{row['verdict']:8} {row['name']} ({row['seconds']} s)", flush=True)
-            _write(out, results, args.junit)
+            _write(out, results, args.junit, meta)
             if interrupted:
                 print(f"matrix: interrupted; summary: {out / 'summary.json'}")
                 return 128 + interrupted
-        if not started_any:
-            break
-    _write(out, results, args.junit)
-    return _report(out, results)
+    _write(out, results, args.junit, meta)
+    return report(out, results)
 
 
 def _scenarios(args: argparse.Namespace) -> list[Scenario]:
@@ -125,7 +145,6 @@ def _one_run(
         results.append(
             row | {"verdict": "error", "seconds": round(time.monotonic() - t0, 1), "error": str(exc)}
         )
-        _write(out, results, args.junit)
         raise HarnessError(f"matrix stopped at {label}: {exc}", exc.exit_code) from None
     verdict = res.verdict
     if args.allow_known_bugs and only_known_bugs(res):
@@ -148,7 +167,7 @@ def _one_run(
     return row, res.interrupted
 
 
-def _report(out: Path, results: list[dict[str, Any]]) -> int:
+def report(out: Path, results: list[dict[str, Any]]) -> int:
     verdicts = {r["verdict"] for r in results}
     print(
         f"matrix: {len(results)} runs, "
@@ -164,8 +183,8 @@ def _report(out: Path, results: list[dict[str, Any]]) -> int:
     return EXIT_OK
 
 
-def _write(out: Path, results: list[dict[str, Any]], junit: str | None) -> None:
-    (out / "summary.json").write_text(json.dumps({"runs": results}, indent=2) + "\n")
+def _write(out: Path, results: list[dict[str, Any]], junit: str | None, meta: dict[str, Any]) -> None:
+    (out / "summary.json").write_text(json.dumps({"matrix": meta, "runs": results}, indent=2) + "\n")
     if junit:
         Path(junit).parent.mkdir(parents=True, exist_ok=True)
         write_junit(Path(junit), results)

@@ -93,8 +93,7 @@ class Cluster(ABC):
         self.out_dir = Path(out_dir)
         self.members: list[Member] = []
         self.proxy: PeerProxy | None = None
-        self.started = False
-        self.start_seconds = 0.0
+        self.started, self.start_seconds = False, 0.0
         self.credentials: tls.Credentials | None = None
 
     @property
