@@ -218,12 +218,13 @@ async def bare_aio(endpoints: list[str], inflight: int, seconds: float, max_ops:
 
 
 async def recorded_aio(
-    endpoints: list[str], inflight: int, seconds: float, max_ops: int, history: str
+    endpoints: list[str], inflight: int, seconds: float, max_ops: int, history: str, watchers: int = 0
 ) -> tuple[int, float]:
     clients = [AsyncEtcdClient(ep, timeout=5) for ep in endpoints]
     writer = HistoryWriter(history, Header(scenario="bench", model="etcd"))
     clock, ids = Clock(), IdCounter()
     recorders = [AsyncRecorder(clients[t % len(clients)], writer, clock, ids, t) for t in range(inflight)]
+    stop_watching = start_watchers(endpoints, watchers, writer, clock, ids)
 
     async def body(t: int, i: int) -> bool:
         op = {"kind": "put", "key": f"rec/{t}/{i % 100}", "value": str(i), "lease": 0, "prev_kv": False}
@@ -232,9 +233,46 @@ async def recorded_aio(
     try:
         return await run_tasks(inflight, seconds, max_ops, body)
     finally:
+        stop_watching()
         writer.close(EndRecord(time=clock()))
         for c in clients:
             await c.close()
+
+
+def start_watchers(
+    endpoints: list[str], per_member: int, writer: HistoryWriter, clock: Clock, ids: IdCounter
+) -> Callable[[], None]:
+    """``per_member`` recorded prefix watches on every member, as the harness's watchers
+    run them (a thread and a synchronous stream each); returns what stops them."""
+    stop = threading.Event()
+    streams: list[Any] = []
+    watch_ids = IdCounter()
+
+    def watch(ep: str, n: int) -> None:
+        with EtcdClient(ep, timeout=5) as client:
+            rec = Recorder(client, writer, clock, ids, 10_000 + n, watch_ids=watch_ids)
+            stream = rec.watch("rec/", "rec0")
+            streams.append(stream)
+            for _ in stream:
+                if stop.is_set():
+                    break
+
+    threads = [
+        threading.Thread(target=watch, args=(ep, i * len(endpoints) + j), daemon=True)
+        for i in range(per_member)
+        for j, ep in enumerate(endpoints)
+    ]
+    for th in threads:
+        th.start()
+
+    def stop_all() -> None:
+        stop.set()
+        for s in list(streams):
+            s.close()
+        for th in threads:
+            th.join(10)
+
+    return stop_all
 
 
 def describe(history: str) -> str:
@@ -249,7 +287,9 @@ def run_loop(
 ) -> tuple[int, float]:
     common = (endpoints, args.inflight, args.seconds, args.max_ops)
     if mode == "aio":
-        return asyncio.run(bare_aio(*common) if name == "bare" else recorded_aio(*common, hist))
+        if name == "bare":
+            return asyncio.run(bare_aio(*common))
+        return asyncio.run(recorded_aio(*common, hist, args.watchers if name == "watched" else 0))
     return bare(*common) if name == "bare" else recorded(*common, hist)
 
 
@@ -262,6 +302,12 @@ def main() -> int:
     ap.add_argument("--max-ops", type=int, default=200_000, help="op budget of each loop")
     ap.add_argument("--rounds", type=int, default=3, help="alternating bare/recorded rounds")
     ap.add_argument("--mode", choices=["aio", "thread", "both"], default="both", help="client flavour")
+    ap.add_argument(
+        "--watchers",
+        type=int,
+        default=3,
+        help="recorded prefix watchers per member in the aio 'watched' loop (0: no such loop)",
+    )
     ap.add_argument(
         "--history-dir",
         default=tempfile.gettempdir(),
@@ -279,18 +325,19 @@ def main() -> int:
         print(f"cluster: {args.members} x {args.etcd} at {', '.join(endpoints)}; {args.inflight} in flight")
         modes = ["aio", "thread"] if args.mode == "both" else [args.mode]
         for mode in modes:
-            rates: dict[str, list[float]] = {"bare": [], "recorded": []}
-            cpu: dict[str, list[float]] = {"bare": [], "recorded": []}
+            names = ["bare", "recorded"] + (["watched"] if mode == "aio" and args.watchers else [])
+            rates: dict[str, list[float]] = {n: [] for n in names}
+            cpu: dict[str, list[float]] = {n: [] for n in names}
             for r in range(args.rounds):
                 hist = f"{hist_dir}/history-{mode}-{r}.jsonl"
-                order = ["bare", "recorded"] if r % 2 == 0 else ["recorded", "bare"]
+                order = names if r % 2 == 0 else names[::-1]
                 for name in order:
                     c0 = cpu_seconds()
                     n, dt = run_loop(mode, name, endpoints, args, hist)
                     us = 1e6 * (cpu_seconds() - c0) / max(n, 1)
                     rates[name].append(n / dt)
                     cpu[name].append(us)
-                    extra = f" ({describe(hist)})" if name == "recorded" else ""
+                    extra = f" ({describe(hist)})" if name != "bare" else ""
                     print(
                         f"{mode:6s} round {r}: {name:8s} {n:7d} acked puts in {dt:5.2f} s = {n / dt:6.0f}/s, "
                         f"client CPU {us:5.0f} us/put{extra}"
@@ -301,6 +348,12 @@ def main() -> int:
                 f"{mode:6s} MEDIAN bare {b:.0f}/s, recorded {rr:.0f}/s: throughput overhead {100 * (b - rr) / b:.1f}%; "
                 f"client CPU {cb:.0f} vs {cr:.0f} us/put: CPU overhead {100 * (cr - cb) / cb:.1f}%"
             )
+            if "watched" in rates:
+                w = statistics.median(rates["watched"])
+                print(
+                    f"{mode:6s} MEDIAN recorded with {args.watchers} watchers per member {w:.0f}/s = "
+                    f"{100 * w / b:.0f}% of bare (target >= 90%)"
+                )
     finally:
         stop_cluster(procs)
         signal.signal(signal.SIGTERM, old)
