@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.anomaly import Anomaly
-from models.etcd.requests import is_serializable_read
+from models.etcd.requests import is_serializable_read, sub_requests
 from models.history import FaultRecord, OpRecord
 
 #: The changes that turn each switch off and on; both start on.
@@ -86,15 +86,14 @@ def intervals(req: dict[str, Any]) -> Iterator[Interval]:
     elif kind == "txn":
         for cmp in req.get("compare") or ():
             yield str(cmp["key"]), _end(str(cmp["key"]), cmp.get("range_end"))
-        for sub in (*(req.get("success") or ()), *(req.get("failure") or ())):
+        for sub in sub_requests(req):
             yield from intervals(sub)
 
 
 def _carries_lease(req: dict[str, Any]) -> bool:
     if req.get("kind") == "put":
         return bool(req.get("lease"))
-    subs = (*(req.get("success") or ()), *(req.get("failure") or ())) if req.get("kind") == "txn" else ()
-    return any(_carries_lease(s) for s in subs)
+    return any(_carries_lease(s) for s in sub_requests(req))
 
 
 def _within(iv: Interval, lo: str, hi: str) -> bool:

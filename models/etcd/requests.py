@@ -389,13 +389,20 @@ def _order_free(req: dict[str, Any], kvs: tuple[KV | None, ...]) -> tuple[Any, b
     return tuple(sorted(kvs, key=lambda kv: kv.key if kv is not None else "")), ordered
 
 
+def sub_requests(req: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The requests of both branches of a txn (none for any other request)."""
+    if req.get("kind") != "txn":
+        return ()
+    return (*(req.get("success") or ()), *(req.get("failure") or ()))
+
+
 def may_write(req: dict[str, Any]) -> bool:
     """Whether the operation can change what later reads see (defragment cannot)."""
     kind = req.get("kind")
     if kind in ("range", "defragment", "lease_timetolive"):
         return False
     if kind == "txn":
-        return any(may_write(o) for o in (*(req.get("success") or ()), *(req.get("failure") or ())))
+        return any(may_write(o) for o in sub_requests(req))
     return True
 
 
@@ -410,8 +417,7 @@ def is_serializable_read(req: dict[str, Any]) -> bool:
     if kind == "range":
         return bool(req.get("serializable"))
     if kind == "txn":
-        subs = (*(req.get("success") or ()), *(req.get("failure") or ()))
-        return all(s.get("kind") == "range" and bool(s.get("serializable")) for s in subs)
+        return all(s.get("kind") == "range" and bool(s.get("serializable")) for s in sub_requests(req))
     return False
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from models.anomaly import Anomaly
 from models.etcd.model import describe
-from models.etcd.requests import delete_ranges, may_write, put_values
+from models.etcd.requests import delete_ranges, may_write, put_values, sub_requests
 from models.etcd.state import in_range
 from models.operation import Operation
 
@@ -106,7 +106,7 @@ def _leased_puts(req: dict[str, Any]) -> Iterator[tuple[str, int]]:
     if kind == "put" and req.get("lease"):
         yield str(req["key"]), int(req["lease"])
     elif kind == "txn":
-        for sub in (*(req.get("success") or ()), *(req.get("failure") or ())):
+        for sub in sub_requests(req):
             yield from _leased_puts(sub)
 
 
