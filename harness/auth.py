@@ -107,37 +107,35 @@ def stale_token(message: str) -> bool:
     return any(m in message for m in STALE_TOKEN)
 
 
-class TokenSource:
-    """A client's token for one identity at one endpoint: fetched on first use, fetched
-    again after it went stale. ``authenticate(name, password)`` returns a new token."""
+class Tokens:
+    """A client's token for one identity at one endpoint, forgotten once etcd calls it
+    stale; how it is fetched (blocking or awaited) is the subclass's."""
 
-    def __init__(self, endpoint: str, who: Who, authenticate: Callable[[str, str], str]):
+    def __init__(self, endpoint: str, who: Who):
         self.endpoint = endpoint
         self.who = who
-        self._authenticate = authenticate
         self._token: str | None = None
-        self._lock = threading.Lock()
 
-    @property
-    def realm(self) -> Realm | None:
-        return realm_for(self.endpoint)
+    def drop(self, message: str) -> None:
+        if stale_token(message):
+            self._token = None
+
+
+class TokenSource(Tokens):
+    """Fetched on first use and again after it went stale; ``authenticate(name,
+    password)`` returns a new token."""
+
+    def __init__(self, endpoint: str, who: Who, authenticate: Callable[[str, str], str]):
+        super().__init__(endpoint, who)
+        self._authenticate = authenticate
+        self._lock = threading.Lock()
 
     def get(self) -> str | None:
         """The token to send, or None when the endpoint has no authentication."""
-        realm = self.realm
+        realm = realm_for(self.endpoint)
         if realm is None:
             return None
         with self._lock:
             if self._token is None:
                 self._token = self._authenticate(*realm.credentials(self.who))
             return self._token
-
-    def cached(self) -> str | None:
-        return self._token
-
-    def put(self, token: str) -> None:
-        self._token = token
-
-    def drop(self, message: str) -> None:
-        if stale_token(message):
-            self._token = None

@@ -89,13 +89,12 @@ class EtcdClient:
             if tls.is_tls(endpoint)
             else grpc.insecure_channel(grpc_target(endpoint), options=opts)
         )
-        self._raw_channel = channel
         self.tokens: auth.TokenSource | None = None
         if auth.realm_for(endpoint) is not None:
             self.tokens = auth.TokenSource(endpoint, who, self._authenticate)
             channel = grpc.intercept_channel(channel, TokenInterceptor(self.tokens))
         self._channel = channel
-        self.auth = rpc.AuthStub(self._raw_channel)
+        self.auth = rpc.AuthStub(self._channel)
         self.kv = rpc.KVStub(self._channel)
         self.watch_stub = rpc.WatchStub(self._channel)
         self.lease = rpc.LeaseStub(self._channel)
@@ -103,7 +102,7 @@ class EtcdClient:
         self.maintenance = rpc.MaintenanceStub(self._channel)
 
     def close(self) -> None:
-        self._raw_channel.close()
+        self._channel.close()
 
     def _authenticate(self, name: str, password: str) -> str:
         req = pb.AuthenticateRequest(name=name, password=password)

@@ -93,14 +93,12 @@ class TokenInterceptor(
         return continuation(self._details(details), requests)
 
 
-class AsyncTokenSource:
+class AsyncTokenSource(auth.Tokens):
     """:class:`harness.auth.TokenSource` for the asyncio client."""
 
     def __init__(self, endpoint: str, who: auth.Who, authenticate: Callable[[str, str], Awaitable[str]]):
-        self.endpoint = endpoint
-        self.who = who
+        super().__init__(endpoint, who)
         self._authenticate = authenticate
-        self._token: str | None = None
         self._lock: asyncio.Lock | None = None
 
     async def get(self) -> str | None:
@@ -113,10 +111,6 @@ class AsyncTokenSource:
             if self._token is None:
                 self._token = await self._authenticate(*realm.credentials(self.who))
             return self._token
-
-    def drop(self, message: str) -> None:
-        if auth.stale_token(message):
-            self._token = None
 
 
 class AsyncTokenInterceptor(
