@@ -391,9 +391,7 @@ def _order_free(req: dict[str, Any], kvs: tuple[KV | None, ...]) -> tuple[Any, b
 
 def sub_requests(req: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     """The requests of both branches of a txn (none for any other request)."""
-    if req.get("kind") != "txn":
-        return ()
-    return (*(req.get("success") or ()), *(req.get("failure") or ()))
+    return (*(req.get("success") or ()), *(req.get("failure") or ())) if req.get("kind") == "txn" else ()
 
 
 def may_write(req: dict[str, Any]) -> bool:
@@ -401,9 +399,7 @@ def may_write(req: dict[str, Any]) -> bool:
     kind = req.get("kind")
     if kind in ("range", "defragment", "lease_timetolive"):
         return False
-    if kind == "txn":
-        return any(may_write(o) for o in sub_requests(req))
-    return True
+    return kind != "txn" or any(may_write(o) for o in sub_requests(req))
 
 
 def is_serializable_read(req: dict[str, Any]) -> bool:
