@@ -13,8 +13,9 @@ import contextlib
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from harness import auth, tls
 from harness.errors import HarnessError
@@ -35,6 +36,7 @@ def _opener_for(url: str) -> urllib.request.OpenerDirector:
 
 
 DEFAULT_TIMEOUT = 3.0
+T = TypeVar("T")
 
 
 class AdminError(HarnessError):
@@ -48,15 +50,23 @@ class AdminError(HarnessError):
 def call(url: str, path: str, body: dict[str, Any] | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
     """One gateway call; on a member of an ``--auth`` run, as root, with the token
     fetched once more when etcd says it went stale."""
-    if auth.realm_for(url) is None or path in _NO_TOKEN:
+    if path in _NO_TOKEN:
         return _call(url, path, body, timeout, None)
+    return _as_root(url, timeout, lambda token: _call(url, path, body, timeout, token))
+
+
+def _as_root(url: str, timeout: float, fn: Callable[[str | None], T]) -> T:
+    """``fn(token)`` with root's token (None without authentication), once more with a
+    fresh one when etcd says the token went stale."""
+    if auth.realm_for(url) is None:
+        return fn(None)
     try:
-        return _call(url, path, body, timeout, _root_token(url, timeout))
+        return fn(_root_token(url, timeout))
     except AdminError as exc:
         if not auth.stale_token(str(exc)):
             raise
         _root_tokens.pop(tls.hostport(url), None)
-        return _call(url, path, body, timeout, _root_token(url, timeout))
+        return fn(_root_token(url, timeout))
 
 
 #: Calls etcd answers without a token (and Authenticate, which makes one).
@@ -225,19 +235,13 @@ def hashkv(url: str, revision: int = 0, timeout: float = 10.0) -> HashKV:
 
     Encoded by hand (one int64 field in, a few varint fields out) so admin needs no stubs.
     """
-    try:
-        return _hashkv(url, revision, timeout)
-    except AdminError as exc:
-        if auth.realm_for(url) is None or not auth.stale_token(str(exc)):
-            raise
-        _root_tokens.pop(tls.hostport(url), None)
-        return _hashkv(url, revision, timeout)
-
-
-def _hashkv(url: str, revision: int, timeout: float) -> HashKV:
     req = b"\x08" + _varint(revision) if revision else b""
-    metadata = [("token", _root_token(url, timeout))] if auth.realm_for(url) is not None else None
-    raw = _grpc_unary(url, "/etcdserverpb.Maintenance/HashKV", req, timeout, metadata, "HashKV")
+
+    def ask(token: str | None) -> bytes:
+        metadata = [("token", token)] if token else None
+        return _grpc_unary(url, "/etcdserverpb.Maintenance/HashKV", req, timeout, metadata, "HashKV")
+
+    raw = _as_root(url, timeout, ask)
     fields = _decode(raw)
     header = _decode(fields.get(1, b"")) if isinstance(fields.get(1), bytes) else {}
     return HashKV(
