@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from harness.tls import hostport
+from harness.tls import ByEndpoint
 
 Who = Literal["root", "user"]
 ROOT_USER = "root"
@@ -77,25 +77,19 @@ class Realm:
             self.user_password = password
 
 
-_lock = threading.Lock()
-_by_endpoint: dict[str, Realm] = {}
+_realms: ByEndpoint[Realm] = ByEndpoint()
 
 
 def register(endpoints: list[str], realm: Realm) -> None:
-    with _lock:
-        for ep in endpoints:
-            _by_endpoint[hostport(ep)] = realm
+    _realms.put(endpoints, realm)
 
 
 def forget(endpoints: list[str]) -> None:
-    with _lock:
-        for ep in endpoints:
-            _by_endpoint.pop(hostport(ep), None)
+    _realms.forget(endpoints)
 
 
 def realm_for(endpoint: str) -> Realm | None:
-    with _lock:
-        return _by_endpoint.get(hostport(endpoint))
+    return _realms.get(endpoint)
 
 
 #: Messages after which a token is fetched again (etcd's ErrInvalidAuthToken,

@@ -15,7 +15,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from harness.errors import HarnessError
 
@@ -32,12 +32,11 @@ class Credentials:
         return self.ca.read_bytes(), self.cert.read_bytes(), self.key.read_bytes()
 
 
+V = TypeVar("V")
+
+
 class TlsError(HarnessError):
     """An https endpoint no credentials are known for; one line for the CLI."""
-
-
-_lock = threading.Lock()
-_by_endpoint: dict[str, Credentials] = {}
 
 
 def hostport(endpoint: str) -> str:
@@ -46,25 +45,46 @@ def hostport(endpoint: str) -> str:
     return endpoint.rstrip("/")
 
 
+class ByEndpoint(Generic[V]):
+    """What a run registered for its endpoints, found whatever scheme or trailing slash
+    a caller spells an endpoint with; thread-safe. Also the registry of :mod:`harness.auth`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by: dict[str, V] = {}
+
+    def put(self, endpoints: list[str], value: V) -> None:
+        with self._lock:
+            for ep in endpoints:
+                self._by[hostport(ep)] = value
+
+    def forget(self, endpoints: list[str]) -> None:
+        with self._lock:
+            for ep in endpoints:
+                self._by.pop(hostport(ep), None)
+
+    def get(self, endpoint: str) -> V | None:
+        with self._lock:
+            return self._by.get(hostport(endpoint))
+
+
+_credentials: ByEndpoint[Credentials] = ByEndpoint()
+
+
 def is_tls(endpoint: str) -> bool:
     return endpoint.startswith("https://")
 
 
 def trust(endpoints: list[str], creds: Credentials) -> None:
-    with _lock:
-        for ep in endpoints:
-            _by_endpoint[hostport(ep)] = creds
+    _credentials.put(endpoints, creds)
 
 
 def forget(endpoints: list[str]) -> None:
-    with _lock:
-        for ep in endpoints:
-            _by_endpoint.pop(hostport(ep), None)
+    _credentials.forget(endpoints)
 
 
 def credentials_for(endpoint: str) -> Credentials:
-    with _lock:
-        found = _by_endpoint.get(hostport(endpoint))
+    found = _credentials.get(endpoint)
     if found is None:
         raise TlsError(f"{endpoint}: no CA is known for this https endpoint")
     return found
