@@ -93,8 +93,9 @@ def matrix_cmd(args: argparse.Namespace) -> int:
                 row, interrupted = _one_run(
                     args, out, results, cell.scenario, cell.version, seed + round_no, duration
                 )
-            finally:
-                _write(out, results, args.junit, meta)
+            except HarnessError:
+                _write(out, results, args.junit, meta)  # with the error row _one_run added
+                raise
             results.append(row | {"cell": cell.number})
             print(f"{row['verdict']:8} {row['name']} ({row['seconds']} s)", flush=True)
             _write(out, results, args.junit, meta)

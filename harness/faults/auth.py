@@ -46,10 +46,9 @@ class _AuthFault(Fault):
 
     def _start(self, cluster: Cluster, rng: random.Random, targets: Sequence[Member] | None) -> list[Member]:
         hit = self.choose(cluster, rng, targets)
-        self.detail = {
-            "target": self.target,
-            "user": (self._realm(cluster) or auth.Realm(auth.Layout())).layout.user,
-        }
+        realm = self._realm(cluster)
+        assert realm is not None  # available() said so
+        self.detail = {"target": self.target, "user": realm.layout.user}
         return hit
 
 

@@ -80,29 +80,28 @@ def _harness(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
-def _names(env: dict[str, str], kind: str) -> set[str]:
-    fmt = "{{.Names}}" if kind == "ps" else "{{.Name}}"
-    argv = (
-        ["docker", kind, "-a", "--format", fmt]
-        if kind == "ps"
-        else ["docker", "network", "ls", "--format", fmt]
-    )
-    out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30).stdout
+def _names(env: dict[str, str], *listing: str) -> set[str]:
+    """The harness's objects (named ehx*) that ``docker <listing> --format ...`` shows."""
+    out = subprocess.run(["docker", *listing], env=env, capture_output=True, text=True, timeout=30).stdout
     return {n for n in out.split() if n.startswith("ehx")}
+
+
+CONTAINERS = ("ps", "-a", "--format", "{{.Names}}")
+NETWORKS = ("network", "ls", "--format", "{{.Name}}")
 
 
 def test_a_run_on_a_second_engine_uses_only_that_engine(engine2: dict[str, str], tmp_path: Path) -> None:
     binary_or_skip("3.4.23")
     local = dict(os.environ)
     local.pop("DOCKER_HOST", None)
-    before_local = _names(local, "ps")
+    before_local = _names(local, *CONTAINERS)
     out = tmp_path / "remote"
     args = ["run", "smoke", "--backend", "docker", "--etcd-version", "3.4.23", "--seed", "2"]
     res = _harness(engine2, *args, "--out", str(out), "--no-progress")
     assert res.returncode == 0, res.stdout + res.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["verdict"] == "ok" and summary["faults"], summary
-    assert _names(engine2, "ps") == set() and _names(engine2, "network") == set(), (
+    assert _names(engine2, *CONTAINERS) == set() and _names(engine2, *NETWORKS) == set(), (
         "the run left objects behind"
     )
-    assert _names(local, "ps") == before_local, "the run touched the local engine"
+    assert _names(local, *CONTAINERS) == before_local, "the run touched the local engine"
