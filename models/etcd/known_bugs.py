@@ -240,19 +240,17 @@ def _revoked_by_thawed_leader(a: Anomaly, history: History, _all: Sequence[Anoma
     if a.kind != "non-linearizable" or not pauses:
         return False
     rev = a.details.get("revision")
-    if not a.ops and isinstance(rev, int):
-        refreshes = _refreshes(history)
+    ids = set(a.ops)
+    gone: list[tuple[int, int | None]] = [
+        (int(r.input.get("id") or r.input.get("lease") or 0), r.ret)
+        for r in history.ops
+        if r.id in ids and _not_found(r)
+    ]
+    refreshes = _refreshes(history)
+    if not gone and isinstance(rev, int):
+        # No lease_not_found among the ops named (a read found a leased key gone, or
+        # none is named): the keys watches saw deleted early up to that revision.
         gone = _leases_revoked_early(history, rev, refreshes)
-    else:
-        ids = set(a.ops)
-        gone = [
-            (int(r.input.get("id") or r.input.get("lease") or 0), r.ret)
-            for r in history.ops
-            if r.id in ids and _not_found(r)
-        ]
-        if not gone:
-            return False
-        refreshes = _refreshes(history)
     for lease, seen in gone:
         for start, end in pauses:
             if seen is None or seen < end:
