@@ -6,19 +6,28 @@ Installed with the package (entry point ``pytest11``). Options: ``--etcd-version
 Fixtures:
 - ``etcd_cluster``: a real 3-member cluster of its own for each test (namespaced members
   start in well under a second), so every history starts from an empty store;
-- ``etcd_recorder``: a recording client on the first member; every call made through it
-  lands in a history that is checked against the etcd model when the test ends, so a
-  test fails on any inconsistency without asserting anything itself;
+- ``etcd_recorder``: a :class:`harness.client.api.RecordingClient` on the first member,
+  etcd's verbs with typed responses; every call made through it (``execute(dict)``
+  too) lands in a history that is checked against the etcd model when the test ends,
+  so a test fails on any inconsistency without asserting anything itself;
 - ``etcd_seed``: the seed for the test's own randomness (``--etcd-seed``, printed).
 
 Example::
 
+    import pytest
+    from harness.client.api import CompactedError, op, value
+
     def test_puts_are_visible(etcd_recorder):
-        rec = etcd_recorder
-        rec.execute({"kind": "put", "key": "a", "value": "1", "lease": 0, "prev_kv": False})
-        got = rec.execute({"kind": "range", "key": "a", "range_end": None, "revision": 0,
-                           "limit": 0, "keys_only": False, "count_only": False, "serializable": False})
-        assert got.output["kvs"][0]["value"] == "1"
+        put = etcd_recorder.put("a", "1")
+        assert etcd_recorder.get("a").kv.value == "1"
+        swap = etcd_recorder.txn([value("a") == "1"], then=[op.put("a", "2")], otherwise=[op.get("a")])
+        assert swap.succeeded and swap.revision == put.revision + 1
+        etcd_recorder.compact(swap.revision)
+        with pytest.raises(CompactedError):
+            etcd_recorder.get("a", revision=put.revision)
+
+A call etcd did not answer raises :class:`harness.client.api.EtcdCallError` (it is in
+the history all the same); ``.record`` of a response or an error is its OpRecord.
 """
 
 from __future__ import annotations
@@ -26,9 +35,12 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from harness.client.api import RecordingClient
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,8 +74,9 @@ def etcd_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture
-def etcd_recorder(etcd_cluster: Any, tmp_path: Path) -> Iterator[Any]:
+def etcd_recorder(etcd_cluster: Any, tmp_path: Path) -> Iterator[RecordingClient]:
     from harness import __version__
+    from harness.client.api import RecordingClient
     from harness.client.etcd import EtcdClient
     from harness.client.recorder import Clock, Counter, Recorder
     from harness.history.jsonl import HistoryWriter, read_history
@@ -77,7 +90,9 @@ def etcd_recorder(etcd_cluster: Any, tmp_path: Path) -> Iterator[Any]:
     writer = HistoryWriter(path, header)
     clock = Clock()
     with EtcdClient(etcd_cluster.endpoints()[0], timeout=5.0) as client:
-        yield Recorder(client, writer, clock, Counter(), 0)
+        api = RecordingClient(Recorder(client, writer, clock, Counter(), 0))
+        yield api
+        api.close()
     writer.close(EndRecord(time=clock()))
     hist = read_history(str(path))
     res = check(hist, timeout=60)
