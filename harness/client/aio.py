@@ -9,7 +9,7 @@ and channel options are exactly those of :class:`harness.client.etcd.EtcdClient`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
@@ -21,8 +21,9 @@ from harness.client.etcd import channel_options, grpc_target
 from harness.client.ops import prepare
 from harness.client.proto import etcd_pb2 as pb
 from harness.client.proto import etcd_pb2_grpc as rpc
-from harness.client.recorder import Clock, Counter, Records
+from harness.client.recorder import Clock, Counter, Records, WatchLog
 from harness.client.tokens import AsyncTokenInterceptor, AsyncTokenSource
+from harness.client.watch import AsyncWatch, WatchMessage, create_request
 from harness.history.jsonl import HistoryWriter
 from models.history import OpRecord
 from models.operation import Request
@@ -62,6 +63,7 @@ class AsyncEtcdClient:
         self.lease = rpc.LeaseStub(self._channel)
         self.cluster = rpc.ClusterStub(self._channel)
         self.maintenance = rpc.MaintenanceStub(self._channel)
+        self.watch_stub = rpc.WatchStub(self._channel)
 
     async def close(self) -> None:
         await self._channel.close()
@@ -85,6 +87,10 @@ class AsyncEtcdClient:
         req = pb.AuthenticateRequest(name=name, password=password)
         resp: pb.AuthenticateResponse = await self.call(self.auth.Authenticate, req)
         return resp.token
+
+    def watch(self, create: pb.WatchCreateRequest) -> AsyncWatch:
+        """Open a stream with one watcher (see :class:`AsyncWatch`); no deadline: close it."""
+        return AsyncWatch(self.watch_stub, create)
 
     async def status(self, *, timeout: float | None = None) -> pb.StatusResponse:
         resp: pb.StatusResponse = await self.call(self.maintenance.Status, pb.StatusRequest(), timeout)
@@ -110,8 +116,9 @@ class AsyncRecorder(Records):
         client_id: int,
         *,
         member: str | None = None,
+        watch_ids: Counter | None = None,
     ):
-        super().__init__(client, writer, clock, ids, client_id, member)
+        super().__init__(client, writer, clock, ids, client_id, member, watch_ids)
         self.client: AsyncEtcdClient = client
 
     async def execute(self, op: Request, timeout: float | None = None) -> OpRecord:
@@ -127,3 +134,28 @@ class AsyncRecorder(Records):
             rec = self.answered(op_id, op, call, output)
         self.writer.write(rec)
         return rec
+
+    def watch(self, key: str, range_end: str | None = None, **options: Any) -> AsyncRecordedWatch:
+        """Open a watch whose every message is recorded (``options``: those of
+        :func:`~harness.client.watch.create_request`); iterate it with ``async for``."""
+        create = create_request(key.encode(), range_end.encode() if range_end else b"", **options)
+        return AsyncRecordedWatch(self, self.client.watch(create), self.watch_ids.next())
+
+
+class AsyncRecordedWatch(WatchLog):
+    """An :class:`AsyncWatch` whose every message is recorded, for ``async for``."""
+
+    def __init__(self, recorder: AsyncRecorder, watch: AsyncWatch, watch_id: int):
+        super().__init__(recorder, watch.create_request, watch_id)
+        self.watch = watch
+
+    async def __aiter__(self) -> AsyncIterator[WatchMessage]:
+        async for msg in self.watch:
+            self.message(msg)
+            yield msg
+
+    async def request_progress(self) -> None:
+        await self.watch.request_progress()
+
+    def close(self) -> None:
+        self.watch.close()

@@ -23,7 +23,7 @@ from harness.client.errors import EtcdError
 from harness.client.proto import etcd_pb2 as pb
 from harness.client.proto import etcd_pb2_grpc as rpc
 from harness.client.tokens import TokenInterceptor
-from harness.client.watch import Watch
+from harness.client.watch import Watch, create_request
 
 _MAX_MESSAGE = 256 * 1024 * 1024
 
@@ -65,9 +65,6 @@ def grpc_target(endpoint: str) -> str:
         if endpoint.startswith(scheme):
             endpoint = endpoint[len(scheme) :]
     return endpoint.rstrip("/")
-
-
-_WATCH_FILTERS = {"noput": pb.WatchCreateRequest.NOPUT, "nodelete": pb.WatchCreateRequest.NODELETE}
 
 
 class EtcdClient:
@@ -226,16 +223,15 @@ class EtcdClient:
         filters: Sequence[str] = (),
         fragment: bool = False,
     ) -> Watch:
-        """Open a stream with one watcher; see :class:`Watch`. No deadline: close it.
-        ``filters``: ``noput`` and/or ``nodelete``, the event types etcd leaves out;
-        ``fragment``: etcd may split a response larger than its --max-request-bytes."""
-        create = pb.WatchCreateRequest(
-            key=key,
-            range_end=range_end,
+        """Open a stream with one watcher; see :class:`Watch` and
+        :func:`~harness.client.watch.create_request`. No deadline: close it."""
+        create = create_request(
+            key,
+            range_end,
             start_revision=start_revision,
             prev_kv=prev_kv,
             progress_notify=progress_notify,
-            filters=[_WATCH_FILTERS[f] for f in filters],
+            filters=filters,
             fragment=fragment,
         )
         return Watch(self.watch_stub, create)

@@ -60,6 +60,7 @@ class Records:
         ids: Counter,
         client_id: int,
         member: str | None,
+        watch_ids: Counter | None = None,
     ):
         self.client = client
         self.writer = writer
@@ -67,6 +68,7 @@ class Records:
         self.ids = ids
         self.client_id = client_id
         self.member: str = member if member is not None else client.endpoint
+        self.watch_ids = watch_ids if watch_ids is not None else Counter()
 
     def answered(self, op_id: int, op: Request, call: int, output: Any) -> OpRecord:
         return OpRecord(
@@ -112,9 +114,8 @@ class Recorder(Records):
         member: str | None = None,
         watch_ids: Counter | None = None,
     ):
-        super().__init__(client, writer, clock, ids, client_id, member)
+        super().__init__(client, writer, clock, ids, client_id, member, watch_ids)
         self.client: EtcdClient = client
-        self.watch_ids = watch_ids if watch_ids is not None else Counter()
 
     def execute(self, op: Request, timeout: float | None = None) -> OpRecord:
         """Run ``op``, record it, and return the record (never raises for a failed call).
@@ -191,64 +192,53 @@ def status_sample(
     return sample
 
 
-class RecordedWatch:
-    """A :class:`Watch` that writes a ``request`` record when opened and one record per
-    message as it arrives (time = arrival)."""
+class WatchLog:
+    """Writes a watch's records: a ``request`` record when it is opened, one record per
+    message as it arrives (time = arrival), and ``settled`` at the end of a run. Shared
+    by the stream readers of both client flavours."""
 
-    def __init__(self, recorder: Recorder, watch: Watch, watch_id: int):
-        self.recorder = recorder
-        self.watch = watch
+    def __init__(self, records: Records, create: Any, watch_id: int):
+        self.records = records
         self.id = watch_id
-        self._write(
-            WatchRecord(
-                watch=watch_id,
-                client=recorder.client_id,
-                time=recorder.clock(),
-                event="request",
-                member=recorder.member,
-                request=convert.watch_request(watch.create_request),
-            )
+        self._write(event="request", request=convert.watch_request(create))
+
+    def _write(self, **fields: Any) -> None:
+        r = self.records
+        r.writer.write(
+            WatchRecord(watch=self.id, client=r.client_id, time=r.clock(), member=r.member, **fields)
         )
 
-    def _write(self, rec: WatchRecord) -> None:
-        self.recorder.writer.write(rec)
-
-    def __iter__(self) -> Iterator[WatchMessage]:
-        r = self.recorder
-        for msg in self.watch:
-            rec = WatchRecord(
-                watch=self.id,
-                client=r.client_id,
-                time=r.clock(),
-                event=msg.kind,
-                member=r.member,
-                header=msg.header,
-                events=msg.events,
-                compact_revision=msg.compact_revision,
-                cancel_reason=msg.cancel_reason,
-                error=ErrorInfo(code=msg.error.code, message=msg.error.message) if msg.error else None,
-                fragments=msg.fragments,
-            )
-            self._write(rec)
-            yield msg
-
-    def request_progress(self) -> None:
-        self.watch.request_progress()
+    def message(self, msg: WatchMessage) -> None:
+        self._write(
+            event=msg.kind,
+            header=msg.header,
+            events=msg.events,
+            compact_revision=msg.compact_revision,
+            cancel_reason=msg.cancel_reason,
+            error=ErrorInfo(code=msg.error.code, message=msg.error.message) if msg.error else None,
+            fragments=msg.fragments,
+        )
 
     def settled(self, revision: int) -> None:
         """Record that this stream stayed open through the wait at the end of a run that
         began with its member at ``revision``: what it covers up to there is overdue."""
-        r = self.recorder
-        self._write(
-            WatchRecord(
-                watch=self.id,
-                client=r.client_id,
-                time=r.clock(),
-                event="settled",
-                member=r.member,
-                header={"revision": revision},
-            )
-        )
+        self._write(event="settled", header={"revision": revision})
+
+
+class RecordedWatch(WatchLog):
+    """A :class:`Watch` whose every message is recorded; iterate it."""
+
+    def __init__(self, recorder: Recorder, watch: Watch, watch_id: int):
+        super().__init__(recorder, watch.create_request, watch_id)
+        self.watch = watch
+
+    def __iter__(self) -> Iterator[WatchMessage]:
+        for msg in self.watch:
+            self.message(msg)
+            yield msg
+
+    def request_progress(self) -> None:
+        self.watch.request_progress()
 
     def cancel(self) -> None:
         self.watch.cancel()

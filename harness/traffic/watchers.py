@@ -1,19 +1,29 @@
-"""Watchers: one thread per watch spec of the plan, every message recorded.
+"""Watchers: one asyncio task per watch spec of the plan, every message recorded.
 
 A broken stream is recorded as such and a new watch (with its own id) is opened from the
 revision after the last one seen: the history shows the break and the resumption, so
 the watch check can hold each stream to etcd's guarantees separately.
+
+All watchers share one event loop in a thread of their own, apart from the traffic's:
+a stream per thread costs a thread wake-up and a trip through grpc's synchronous
+machinery for every message, which with three prefix watchers per member took more than
+half of the traffic's write rate on two cores (``bench/speed/client_throughput.py``).
+A loop of their own keeps a watcher that stops reading (a slow consumer) or a burst of
+events from delaying the traffic's requests, and lets the watchers outlive the traffic
+for the end-of-run wait.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from harness.client.aio import AsyncEtcdClient, AsyncRecordedWatch, AsyncRecorder
 from harness.client.etcd import EtcdClient
-from harness.client.recorder import Clock, Counter, RecordedWatch, Recorder
+from harness.client.recorder import Clock, Counter
 from harness.history.jsonl import HistoryWriter
 from harness.traffic.ops import prefix_end
 from harness.traffic.plan import Plan, WatchSpec, key_name, key_prefix
@@ -44,8 +54,8 @@ class Watcher:
     last_revision: int = 0
     target: int | None = None
     messages: int = 0
-    current: RecordedWatch | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The open stream; set and read in the watchers' loop only.
+    current: AsyncRecordedWatch | None = None
 
 
 class Watchers:
@@ -68,26 +78,37 @@ class Watchers:
         self.ids = ids
         self.watch_ids = watch_ids
         self.stop = threading.Event()
+        #: Set once every stream is closed: nothing reopens after that.
+        self.closed = False
         self.request_progress = plan.request_progress
         self.watchers = [
             Watcher(spec, endpoints[spec.member % len(endpoints)], client_base + spec.watcher)
             for spec in plan.watchers
         ]
-        self.threads: list[threading.Thread] = []
+        self.thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
 
     def start(self, deadline: float) -> None:
-        for w in self.watchers:
-            t = threading.Thread(
-                target=self._run, args=(w, deadline), name=f"watcher-{w.spec.watcher}", daemon=True
-            )
-            t.start()
-            self.threads.append(t)
+        if not self.watchers:
+            return
+        self.thread = threading.Thread(target=self._serve, args=(deadline,), name="watchers", daemon=True)
+        self.thread.start()
+        self._ready.wait(10.0)
+
+    def _serve(self, deadline: float) -> None:
+        try:
+            asyncio.run(self._main(deadline))
+        finally:
+            self._ready.set()
+
+    async def _main(self, deadline: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._ready.set()
+        tasks = [self._run(w, deadline) for w in self.watchers]
         if self.request_progress:
-            t = threading.Thread(
-                target=self._ask_progress, args=(deadline,), name="watch-progress", daemon=True
-            )
-            t.start()
-            self.threads.append(t)
+            tasks.append(self._ask_progress(deadline))
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _request(self, spec: WatchSpec) -> tuple[str, str | None]:
         if spec.prefix:
@@ -95,53 +116,56 @@ class Watchers:
             return p, prefix_end(p)
         return key_name(self.plan.profile, spec.key), None
 
-    def _run(self, w: Watcher, deadline: float) -> None:
-        key, range_end = self._request(w.spec)
-        with EtcdClient(w.endpoint, timeout=5.0) as client:
-            rec = Recorder(client, self.writer, self.clock, self.ids, w.client_id, watch_ids=self.watch_ids)
+    async def _run(self, w: Watcher, deadline: float) -> None:
+        async with AsyncEtcdClient(w.endpoint, timeout=5.0) as client:
+            rec = AsyncRecorder(
+                client, self.writer, self.clock, self.ids, w.client_id, watch_ids=self.watch_ids
+            )
             for _ in range(MAX_REOPENS):
-                if self._done(w) or time.monotonic() > deadline + 15:
+                if self.closed or self._done(w) or time.monotonic() > deadline + 15:
                     return
-                try:
-                    stream = rec.watch(
-                        key,
-                        range_end,
-                        start_revision=w.next_revision,
-                        prev_kv=w.spec.prev_kv,
-                        progress_notify=w.spec.progress_notify,
-                        filters=w.spec.filters,
-                        fragment=w.spec.fragment,
-                    )
-                except Exception:  # noqa: BLE001 - the member may be down; try again shortly
-                    time.sleep(0.2)
-                    continue
-                with w.lock:
-                    w.current = stream
-                for n, msg in enumerate(stream, 1):
-                    w.messages += 1
-                    if msg.events:
-                        w.next_revision = msg.events[-1]["kv"]["mod_revision"] + 1
-                        w.last_revision = max(w.last_revision, w.next_revision - 1)
-                    if msg.kind == "canceled" and msg.compact_revision:
-                        w.next_revision = msg.compact_revision
-                    if msg.kind == "canceled" and client.tokens is not None:
-                        client.tokens.drop(msg.cancel_reason)
-                    if self._done(w) or (w.spec.recreate_every and n % w.spec.recreate_every == 0):
-                        break
-                    if w.spec.stall_every and w.messages % w.spec.stall_every == 0:
-                        self._stall(w.spec.stall_s)
-                with w.lock:
-                    w.current = None
+                w.current = stream = self._open(rec, w)
+                await self._read(w, stream, client)
+                w.current = None
                 stream.close()
                 if not self._done(w):
-                    time.sleep(0.2)
+                    await asyncio.sleep(0.2)
 
-    def _stall(self, seconds: float) -> None:
+    def _open(self, rec: AsyncRecorder, w: Watcher) -> AsyncRecordedWatch:
+        key, range_end = self._request(w.spec)
+        return rec.watch(
+            key,
+            range_end,
+            start_revision=w.next_revision,
+            prev_kv=w.spec.prev_kv,
+            progress_notify=w.spec.progress_notify,
+            filters=w.spec.filters,
+            fragment=w.spec.fragment,
+        )
+
+    async def _read(self, w: Watcher, stream: AsyncRecordedWatch, client: AsyncEtcdClient) -> None:
+        n = 0
+        async for msg in stream:
+            n += 1
+            w.messages += 1
+            if msg.events:
+                w.next_revision = msg.events[-1]["kv"]["mod_revision"] + 1
+                w.last_revision = max(w.last_revision, w.next_revision - 1)
+            if msg.kind == "canceled" and msg.compact_revision:
+                w.next_revision = msg.compact_revision
+            if msg.kind == "canceled" and client.tokens is not None:
+                client.tokens.drop(msg.cancel_reason)
+            if self._done(w) or (w.spec.recreate_every and n % w.spec.recreate_every == 0):
+                return
+            if w.spec.stall_every and w.messages % w.spec.stall_every == 0:
+                await self._stall(w.spec.stall_s)
+
+    async def _stall(self, seconds: float) -> None:
         """Stop reading the stream (a slow consumer), but never past the end of traffic:
         what a watcher owes at the end is judged on a reader that keeps up."""
         end = time.monotonic() + seconds
         while time.monotonic() < end and not self.stop.is_set():
-            time.sleep(0.05)
+            await asyncio.sleep(0.05)
 
     def _done(self, w: Watcher) -> bool:
         if not self.stop.is_set():
@@ -156,15 +180,14 @@ class Watchers:
             keys.setdefault(key + "~end" if range_end else key, []).append(w)
         return keys
 
-    def _owed(self) -> list[tuple[Watcher, RecordedWatch, int]]:
+    def _owed(self) -> list[tuple[Watcher, AsyncRecordedWatch, int]]:
         """Per open stream, the revision up to which it owes every change once the wait
         is over: its sentinel's, or lower, what its member had applied when the wait
         began (a member still catching up owes only what it has)."""
         applied: dict[str, int | None] = {}
         out = []
         for w in self.watchers:
-            with w.lock:
-                stream = w.current
+            stream = w.current
             if stream is None or w.target is None:
                 continue
             if w.endpoint not in applied:
@@ -174,19 +197,14 @@ class Watchers:
                 out.append((w, stream, min(have, w.target)))
         return out
 
-    def _ask_progress(self, deadline: float) -> None:
+    async def _ask_progress(self, deadline: float) -> None:
         while not self.stop.is_set() and time.monotonic() < deadline + 15:
-            time.sleep(PROGRESS_EVERY)
-            self._progress_all()
-
-    def _progress_all(self) -> None:
-        for w in self.watchers:
-            with w.lock:
-                cur = w.current
-            if cur is not None:
-                # A broken stream is recorded by its reader.
-                with contextlib.suppress(Exception):
-                    cur.request_progress()
+            await asyncio.sleep(PROGRESS_EVERY)
+            for w in self.watchers:
+                if w.current is not None:
+                    # A broken stream is recorded by its reader.
+                    with contextlib.suppress(Exception):
+                        await w.current.request_progress()
 
     def finish(self, targets: dict[str, int] | None, timeout: float = 5.0) -> None:
         """Let every watcher see the revision of its sentinel write (bounded), then close.
@@ -204,14 +222,19 @@ class Watchers:
         end = time.monotonic() + timeout
         while time.monotonic() < end and not all(self._done(w) for w in self.watchers):
             time.sleep(0.05)
+        if self._loop is not None and self.thread is not None and self.thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # the loop ended on its own meanwhile
+                self._loop.call_soon_threadsafe(self._close_all, owed)
+        if self.thread is not None:
+            self.thread.join(timeout=5.0)
+
+    def _close_all(self, owed: list[tuple[Watcher, AsyncRecordedWatch, int]]) -> None:
+        """In the loop, with no await between: no message can slip in between a stream's
+        ``settled`` record and its close."""
+        self.closed = True
         for w, stream, revision in owed:
-            with w.lock:
-                if w.current is stream and not self._done(w):
-                    stream.settled(revision)
+            if w.current is stream and not self._done(w):
+                stream.settled(revision)
         for w in self.watchers:
-            with w.lock:
-                cur = w.current
-            if cur is not None:
-                cur.close()
-        for t in self.threads:
-            t.join(timeout=2.0)
+            if w.current is not None:
+                w.current.close()
