@@ -224,6 +224,9 @@ class Injector:
             return
         error = None
         w.fault.clock = self.clock
+        # The heal takes effect somewhere between its call and its return (a docker
+        # unpause takes tens of ms): checks that ask "after the heal?" need both.
+        sent = self._now()
         try:
             w.fault.heal(self.cluster)
         except Exception as exc:  # noqa: BLE001 - a heal that failed is recorded, the run goes on
@@ -239,7 +242,7 @@ class Injector:
                 kind=w.fault.name,
                 time=self._now(),
                 targets=names,
-                detail=dict(w.fault.detail),
+                detail={**w.fault.detail, "heal_sent": sent},
                 error=error,
             )
         )

@@ -327,8 +327,15 @@ def _not_found(rec: OpRecord) -> bool:
 
 
 def _pause_windows(history: History) -> list[tuple[int, int]]:
+    """(start, end) of each pause; the end is when the thaw was sent where the history
+    says (the member may run again before the heal returns: a docker unpause takes tens
+    of ms), else when the heal returned."""
     starts = {f.id: f.time for f in history.faults if f.phase == "start" and f.kind in _PAUSES}
-    return [(starts[f.id], f.time) for f in history.faults if f.phase == "end" and f.id in starts]
+    return [
+        (starts[f.id], int(f.detail.get("heal_sent", f.time)))
+        for f in history.faults
+        if f.phase == "end" and f.id in starts
+    ]
 
 
 def _refreshed_before(refreshes: dict[int, _Refreshes], lease: int, t: int) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from models.etcd import check_history
@@ -265,6 +266,23 @@ def test_a_lease_gone_after_its_leader_was_paused_past_the_ttl_is_etcd_15247(
 ) -> None:
     v = check_history(_versioned(revoked_by_thawed_leader(pause_end_s), version))
     assert v.verdict == "illegal" and "non-linearizable" in v.kinds(), v.summary()
+    assert v.known_bugs() == (["etcd-io/etcd#15247"] if known else [])
+
+
+@pytest.mark.parametrize(("heal_sent_s", "known"), [(4.4, True), (None, False)])
+def test_a_thaw_counts_from_when_it_was_sent(heal_sent_s: float | None, known: bool) -> None:
+    """A docker unpause returned at 4.7 s, after the put found the lease gone (4.5-5 s
+    here is cut to 4.5-4.6): the member may have run from when the unpause was sent, so
+    a heal sent at 4.4 s puts the put after the thaw; without that time it is not."""
+    hist = revoked_by_thawed_leader(4.7)
+    s = 1_000_000_000
+    put = hist.ops[-1]
+    hist.ops[-1] = msgspec.structs.replace(put, ret=4 * s + 6 * s // 10)
+    if heal_sent_s is not None:
+        end = hist.faults[1]
+        hist.faults[1] = msgspec.structs.replace(end, detail={"heal_sent": int(heal_sent_s * s)})
+    v = check_history(_versioned(hist, "3.4.23"))
+    assert v.verdict == "illegal", v.summary()
     assert v.known_bugs() == (["etcd-io/etcd#15247"] if known else [])
 
 
