@@ -28,6 +28,7 @@ from harness.report.summary import acknowledged_write, member_versions, run_figu
 from harness.signals import interruptible, signal_of
 from harness.traffic.plan import Plan
 from harness.traffic.watchers import WATCHER_CLIENT_BASE
+from harness.traffic.workers import Workers
 from harness.traffic.workload import Traffic
 from models.check import check
 from models.history import History
@@ -64,7 +65,7 @@ def conclude(
     check_timeout: float,
     reproduce: str,
     interrupted: int | None,
-    traffic: Traffic | None,
+    traffic: Traffic | Workers | None,
 ) -> RunResult:
     hist_path = out / "history.jsonl"
     if not hist_path.exists():
@@ -136,7 +137,9 @@ def planned_ops(plan: Plan) -> float:
     return rate * plan.duration
 
 
-def untested_reason(hist: History, plan: Plan, traffic: Traffic | None, interrupted: int | None) -> str:
+def untested_reason(
+    hist: History, plan: Plan, traffic: Traffic | Workers | None, interrupted: int | None
+) -> str:
     """Why a run with no anomaly still tested too little to pass, or "".
 
     A cluster that answered nothing, or far less than planned, shows no anomaly because

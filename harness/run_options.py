@@ -38,12 +38,17 @@ class RunOptions:
     tls: bool = False
     #: Authentication on: traffic as a test user whose permissions the auth faults change.
     auth: bool = False
+    #: Processes the plan's clients are spread over (``--workers``).
+    workers: int = 1
 
 
 def default_out_dir(scn: str, seed: int) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{scn}-seed{seed}-{stamp}"
 
+
+#: Most traffic processes: more than the machine's cores only adds switching.
+MAX_WORKERS = 16
 
 #: Most members a run starts: quorum traffic and the machine's two cores bound it.
 MAX_MEMBERS = 9
@@ -55,6 +60,12 @@ def validate_options(opts: RunOptions) -> None:
         raise UsageError(f"--members must be between 1 and {MAX_MEMBERS}, not {opts.members}")
     if opts.duration is not None and not (math.isfinite(opts.duration) and opts.duration > 0):
         raise UsageError(f"--duration must be a positive number of seconds, not {opts.duration:g}")
+    if not 1 <= opts.workers <= MAX_WORKERS:
+        raise UsageError(f"--workers must be between 1 and {MAX_WORKERS}, not {opts.workers}")
+    if opts.workers > 1 and opts.auth:
+        # A password the auth faults change lives in this process: workers would log in
+        # with the old one.
+        raise UsageError("--workers with --auth is not supported: run auth with one worker")
     if opts.qps is not None and opts.qps != -1.0 and not (math.isfinite(opts.qps) and opts.qps > 0):
         raise UsageError(f"--qps must be positive (0: unthrottled), not {opts.qps:g}")
     if opts.snapshot_count is not None and opts.snapshot_count < 1:

@@ -48,6 +48,7 @@ from harness.traffic.finish import sentinels, settle_and_sample
 from harness.traffic.plan import Plan, auth_layout, make_plan
 from harness.traffic.versions import VersionSampler
 from harness.traffic.watchers import PROGRESS_NOTIFY_FLAG, WATCHER_CLIENT_BASE, Watchers
+from harness.traffic.workers import Workers
 from harness.traffic.workload import Traffic
 from models.history import EndRecord, Header, NoteRecord
 from scenarios import Scenario, get_scenario
@@ -77,6 +78,8 @@ def run(opts: RunOptions, on_progress: Progress | None = None) -> RunResult:
         )
         binaries = _binaries(opts, plan, scn)
         plan = msgspec.structs.replace(plan, auth=plan.auth or opts.auth or scn.auth)
+        if plan.auth and opts.workers > 1:
+            raise UsageError(f"--workers with authentication ({plan.scenario}) is not supported")
         if binaries is not None:
             tls = plan.tls or opts.tls or scn.tls
             plan = msgspec.structs.replace(plan, etcd_versions=[b.version for b in binaries], tls=tls)
@@ -87,7 +90,7 @@ def run(opts: RunOptions, on_progress: Progress | None = None) -> RunResult:
         except OSError as exc:
             raise DiskFullError(f"cannot write {out / 'plan.json'}: {exc.strerror or exc}") from None
         scn = _settings(plan, scn)
-        recording = Recording(plan, scn, _cluster(opts, plan, scn, out, binaries))
+        recording = Recording(plan, scn, _cluster(opts, plan, scn, out, binaries), workers=opts.workers)
         interrupted = recording.record(out, on_progress)
         if recording.writer is not None and recording.writer.error is not None:
             # Whatever was recorded stays; nothing more can be written there, not even a summary.
@@ -181,15 +184,16 @@ class Recording:
     """The recorded part of a run: the cluster up, traffic, watchers and faults on it,
     the end-of-run protocol, the history closed and the cluster down."""
 
-    def __init__(self, plan: Plan, scn: Scenario, target: Cluster | list[str]):
+    def __init__(self, plan: Plan, scn: Scenario, target: Cluster | list[str], *, workers: int = 1):
         self.plan = plan
+        self.workers = workers
         self.scn = scn
         self.cluster = target if isinstance(target, Cluster) else None
         self.endpoints: list[str] = [] if isinstance(target, Cluster) else list(target)
         self.clock = Clock()
         self.ids = Counter()
         self.writer: HistoryWriter | None = None
-        self.traffic: Traffic | None = None
+        self.traffic: Traffic | Workers | None = None
         #: Members run different builds now or later: their versions are sampled.
         self.versions_change = False
 
@@ -247,8 +251,19 @@ class Recording:
 
     def _traffic(self, writer: HistoryWriter, on_progress: Progress | None) -> int | None:
         plan, clock = self.plan, self.clock
-        self.traffic = traffic = Traffic(
-            plan, self.endpoints, writer, clock, self.ids, qps=plan.qps, duration=plan.duration
+        traffic = self.traffic = (
+            Workers(
+                plan,
+                self.endpoints,
+                writer,
+                clock,
+                self.ids,
+                qps=plan.qps,
+                duration=plan.duration,
+                workers=self.workers,
+            )  # fmt: skip
+            if self.workers > 1
+            else Traffic(plan, self.endpoints, writer, clock, self.ids, qps=plan.qps, duration=plan.duration)
         )
         watchers = Watchers(
             plan, self.endpoints, writer, clock, self.ids, Counter(), client_base=WATCHER_CLIENT_BASE
@@ -272,6 +287,8 @@ class Recording:
             sampler.start()
         watchers.start(deadline)
         interrupted = self._load(traffic, injector, deadline, on_progress)
+        if isinstance(traffic, Workers):
+            traffic.merge()
         try:
             if writer.error is not None:
                 watchers.finish(None, timeout=0.5)
@@ -286,7 +303,11 @@ class Recording:
         return interrupted
 
     def _load(
-        self, traffic: Traffic, injector: Injector | None, deadline: float, on_progress: Progress | None
+        self,
+        traffic: Traffic | Workers,
+        injector: Injector | None,
+        deadline: float,
+        on_progress: Progress | None,
     ) -> int | None:
         """Traffic (and the fault schedule) until the deadline or a signal; then every
         fault healed."""
@@ -319,7 +340,7 @@ class Recording:
     def _wait(
         self,
         thread: threading.Thread,
-        traffic: Traffic,
+        traffic: Traffic | Workers,
         injector: Injector | None,
         deadline: float,
         on_progress: Progress | None,

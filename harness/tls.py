@@ -83,6 +83,10 @@ def forget(endpoints: list[str]) -> None:
     _credentials.forget(endpoints)
 
 
+def registered(endpoint: str) -> Credentials | None:
+    return _credentials.get(endpoint)
+
+
 def credentials_for(endpoint: str) -> Credentials:
     found = _credentials.get(endpoint)
     if found is None:

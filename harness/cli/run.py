@@ -69,6 +69,13 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="authentication on: traffic runs as a test user with prefix permissions",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="spread the plan's clients over N processes (one core each), merged into one history",
+    )
     p.add_argument("--check-timeout", type=float, default=300.0)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
@@ -106,6 +113,7 @@ def _options(args: argparse.Namespace, scenario: str, seed: int, plan: Plan | No
         snapshot_count=args.snapshot_count,
         tls=args.tls,
         auth=getattr(args, "auth", False),
+        workers=getattr(args, "workers", 1),
     )
 
 

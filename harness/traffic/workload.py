@@ -15,6 +15,7 @@ import time
 from collections import Counter as Tally
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.client.aio import AsyncEtcdClient, AsyncRecorder
 from harness.client.recorder import Clock, Counter
@@ -52,13 +53,19 @@ class TrafficStats:
 class Gate:
     """Holds the traffic still while a fault wants a quiet cluster (maintenance in a
     lull): clients send nothing new while it is held, and ``hold`` returns once the
-    requests in flight have come back (or ``drain_s`` passed)."""
+    requests in flight have come back (or ``drain_s`` passed). ``opened``: a flag
+    shared with other processes (:mod:`harness.traffic.workers`), left as it is."""
 
-    def __init__(self) -> None:
-        self._open = threading.Event()
-        self._open.set()
+    def __init__(self, opened: Any = None) -> None:
+        if opened is None:
+            opened = threading.Event()
+            opened.set()
+        self._open = opened
         #: Requests sent and not yet answered (changed by the traffic's loop thread only).
         self.in_flight = 0
+
+    def pending(self) -> int:
+        return self.in_flight
 
     @contextlib.contextmanager
     def hold(self, drain_s: float = 3.0, max_s: float = 15.0) -> Iterator[None]:
@@ -68,7 +75,7 @@ class Gate:
         releaser.start()
         try:
             deadline = time.monotonic() + drain_s
-            while self.in_flight and time.monotonic() < deadline:
+            while self.pending() and time.monotonic() < deadline:
                 time.sleep(0.005)
             yield
         finally:
@@ -105,7 +112,7 @@ class Traffic:
         self.qps = qps
         self.duration = duration
         self.stats = TrafficStats()
-        self.gate = Gate()
+        self.gate: Gate = Gate()
         self.stop = threading.Event()
         #: Why the traffic ended before its time (an exception of the loop), or None.
         self.error: str | None = None

@@ -209,3 +209,45 @@ def test_a_run_that_tested_too_little_does_not_pass(
     assert got.startswith(reason) if reason else got == ""
     got = untested_reason(hist(), plan, traffic, 2)
     assert got.startswith(if_interrupted) if if_interrupted else got == ""
+
+
+def test_a_run_over_two_workers_is_one_history(tmp_path: Path) -> None:
+    """The clients of one plan in two processes: every client's calls are in the one
+    history (no part left over), with one id each, and the run is checked as usual."""
+    out = tmp_path / "run"
+    res = run(RunOptions(scenario="smoke", seed=12, etcd=ETCD, out=str(out), progress=False, workers=2))
+    assert res.verdict == "ok", res.anomalies
+    hist = read_history(str(out / "history.jsonl"))
+    plan = json.loads((out / "plan.json").read_text())
+    clients = {c["client"] for c in plan["clients"]}
+    assert clients <= {o.client for o in hist.ops}
+    assert len({o.id for o in hist.ops}) == len(hist.ops)
+    assert not list(out.glob("history.worker*")), "every part was merged"
+    traffic = [o for o in hist.ops if o.client in clients]
+    rets = [o.ret for o in traffic if o.ret is not None]
+    assert rets == sorted(rets), "merged in the order the calls completed"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["ops"] == len(hist.ops) and summary["verdict"] == "ok"
+
+
+def test_an_interrupted_run_over_workers_keeps_their_calls_and_leaves_no_worker(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["run", "smoke", "--seed", "4", "--etcd", ETCD, "--duration", "30", "--out", str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", *args, "--no-progress", "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out / "history.worker1.jsonl").exists():
+        time.sleep(0.2)
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output.decode()
+    hist = read_history(str(out / "history.jsonl"))
+    plan = json.loads((out / "plan.json").read_text())
+    assert {c["client"] for c in plan["clients"]} <= {o.client for o in hist.ops}
+    assert not list(out.glob("history.worker*"))
+    leftover = subprocess.run(["pgrep", "-f", "multiprocessing.spawn"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", "no worker process survives the run"
