@@ -66,7 +66,7 @@ def outcome_of(res: Any) -> tuple[str, int]:
     return "unknown", 0
 
 
-def one_run(name: str, version: str, backend: str, seed: int, out: Path) -> dict[str, Any]:
+def one_run(name: str, version: str, backend: str, seed: int, out: Path, workers: int = 1) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.monotonic()
     row: dict[str, Any] = {
@@ -85,6 +85,7 @@ def one_run(name: str, version: str, backend: str, seed: int, out: Path) -> dict
                 backend=backend,
                 out=str(out),
                 progress=False,
+                workers=workers if not SCENARIOS.get(name) or not SCENARIOS[name].auth else 1,
             )
         )
     except HarnessError as exc:
@@ -178,7 +179,7 @@ def run_rounds(
             for backend in backends:
                 for name in scenarios_for(version, names, first=version == versions[0]):
                     out = root / f"{name}-{builds_of(name, version)}-{backend}-seed{seed}"
-                    row = one_run(name, version, backend, seed, out)
+                    row = one_run(name, version, backend, seed, out, args.workers)
                     rows.append(row)
                     print(
                         f"{row['version']:8} {backend:8} {name:22} {seed:>5} {row['outcome']:9} {row['faults']:>6} "
@@ -197,6 +198,9 @@ def main() -> int:
     ap.add_argument("--backends", default="process,docker")
     ap.add_argument("--scenarios", help="comma-separated (default: all)")
     ap.add_argument("--out", default="runs/false-alarms")
+    ap.add_argument(
+        "--workers", type=int, default=1, help="traffic processes per run (auth scenarios keep one)"
+    )
     args = ap.parse_args()
     names = [n.strip() for n in args.scenarios.split(",")] if args.scenarios else None
     versions = [v.strip() for v in args.versions.split(",")]
