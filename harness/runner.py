@@ -78,8 +78,6 @@ def run(opts: RunOptions, on_progress: Progress | None = None) -> RunResult:
         )
         binaries = _binaries(opts, plan, scn)
         plan = msgspec.structs.replace(plan, auth=plan.auth or opts.auth or scn.auth)
-        if plan.auth and opts.workers > 1:
-            raise UsageError(f"--workers with authentication ({plan.scenario}) is not supported")
         if binaries is not None:
             tls = plan.tls or opts.tls or scn.tls
             plan = msgspec.structs.replace(plan, etcd_versions=[b.version for b in binaries], tls=tls)
@@ -90,7 +88,9 @@ def run(opts: RunOptions, on_progress: Progress | None = None) -> RunResult:
         except OSError as exc:
             raise DiskFullError(f"cannot write {out / 'plan.json'}: {exc.strerror or exc}") from None
         scn = _settings(plan, scn)
-        recording = Recording(plan, scn, _cluster(opts, plan, scn, out, binaries), workers=opts.workers)
+        # The password the auth faults change lives here: with auth, the traffic stays here too.
+        workers = 1 if plan.auth else opts.workers
+        recording = Recording(plan, scn, _cluster(opts, plan, scn, out, binaries), workers=workers)
         interrupted = recording.record(out, on_progress)
         if recording.writer is not None and recording.writer.error is not None:
             # Whatever was recorded stays; nothing more can be written there, not even a summary.

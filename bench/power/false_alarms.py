@@ -85,7 +85,7 @@ def one_run(name: str, version: str, backend: str, seed: int, out: Path, workers
                 backend=backend,
                 out=str(out),
                 progress=False,
-                workers=workers if not SCENARIOS.get(name) or not SCENARIOS[name].auth else 1,
+                workers=workers,
             )
         )
     except HarnessError as exc:
@@ -199,7 +199,7 @@ def main() -> int:
     ap.add_argument("--scenarios", help="comma-separated (default: all)")
     ap.add_argument("--out", default="runs/false-alarms")
     ap.add_argument(
-        "--workers", type=int, default=1, help="traffic processes per run (auth scenarios keep one)"
+        "--workers", type=int, default=1, help="traffic processes per run (runs with auth keep one)"
     )
     args = ap.parse_args()
     names = [n.strip() for n in args.scenarios.split(",")] if args.scenarios else None

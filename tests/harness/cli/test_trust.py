@@ -181,6 +181,8 @@ def test_a_checker_crash_is_an_internal_error(
         (["run", "smoke", "--members", "-1"], "--members must be between 1 and 9, not -1"),
         (["run", "smoke", "--duration", "0"], "--duration must be a positive number of seconds, not 0"),
         (["run", "smoke", "--qps", "-5"], "--qps must be positive (0: unthrottled), not -5"),
+        (["run", "smoke", "--workers", "0"], "--workers must be between 1 and 16, not 0"),
+        (["run", "smoke", "--auth", "--workers", "2"], "--workers with --auth is not supported"),
         (["run", "smoke", "--endpoints", ","], "--endpoints needs at least one URL (http://HOST:PORT)"),
         (["run", "smoke", "--endpoints", "127.0.0.1"], "bad endpoint '127.0.0.1': want http://HOST:PORT"),
         (["run", "smoke", "--check-timeout", "-1"], "--check-timeout must be a positive number of seconds"),
