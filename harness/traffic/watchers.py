@@ -27,6 +27,7 @@ from harness.client.recorder import Clock, Counter
 from harness.history.jsonl import HistoryWriter
 from harness.traffic.ops import prefix_end
 from harness.traffic.plan import Plan, WatchSpec, key_name, key_prefix
+from models.history import NoteRecord
 
 #: Client ids from here on are the harness's own (watchers, then sentinels and final reads).
 WATCHER_CLIENT_BASE = 10_000
@@ -105,10 +106,19 @@ class Watchers:
     async def _main(self, deadline: float) -> None:
         self._loop = asyncio.get_running_loop()
         self._ready.set()
-        tasks = [self._run(w, deadline) for w in self.watchers]
+        tasks = [self._guarded(w, deadline) for w in self.watchers]
         if self.request_progress:
             tasks.append(self._ask_progress(deadline))
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _guarded(self, w: Watcher, deadline: float) -> None:
+        """A watcher that dies of a harness error says so in the history: its silence
+        must not read as a stream that had nothing to say."""
+        try:
+            await self._run(w, deadline)
+        except Exception as exc:  # noqa: BLE001 - recorded; the other watchers go on
+            text = f"watcher {w.spec.watcher} stopped: {type(exc).__name__}: {exc}"
+            self.writer.write(NoteRecord(time=self.clock(), text=text))
 
     def _request(self, spec: WatchSpec) -> tuple[str, str | None]:
         if spec.prefix:

@@ -77,3 +77,20 @@ def test_slow_and_recreated_watchers_miss_nothing(tmp_path: Path) -> None:
         for c in (WATCHER_CLIENT_BASE + 2, WATCHER_CLIENT_BASE + 3)
     }
     assert types == {WATCHER_CLIENT_BASE + 2: {"PUT"}, WATCHER_CLIENT_BASE + 3: {"DELETE"}}
+
+
+def test_a_watcher_that_dies_of_a_harness_error_says_so(tmp_path: Path) -> None:
+    """No member at the endpoint is a broken stream, retried; an endpoint no client can
+    be made for (https with no CA known) is a harness error, and the history says so."""
+    plan = make_plan(Scenario(name="t", description="", members=1, watchers_per_member=1), 1)
+    path = tmp_path / "h.jsonl"
+    writer = HistoryWriter(path, Header(model="etcd"))
+    clock, ids = Clock(), Counter()
+    watchers = Watchers(
+        plan, ["https://127.0.0.1:1"], writer, clock, ids, Counter(), client_base=WATCHER_CLIENT_BASE
+    )
+    watchers.start(time.monotonic() + 1)
+    watchers.finish(None, timeout=1.0)
+    writer.close()
+    notes = [n.text for n in from_fresh(path).notes]
+    assert any(t.startswith("watcher 0 stopped: TlsError") for t in notes), notes
