@@ -15,6 +15,16 @@ configuration is skipped when one with the same definite operations, the same st
 a subset of the optional operations already used was explored, since that one had every
 option this one has. Identical optional operations are used in
 call order only (:func:`_twins`).
+
+A model may offer a pruner (:meth:`~models.model.Model.pruner`), asked about each
+configuration the search reaches. REFUTED skips the configuration like one whose search
+failed: sound, since the model vouches that nothing completes it. When the op just
+placed only observes, the configuration before it is dead too (any completion of it
+could place that op first, where it is legal and changes nothing), so the search
+backtracks at once: an odd entry, as a return would. A state the pruner gives back
+instead replaces the step's: the same orders are legal from it, so the memo may merge
+configurations that differ only in what nobody can observe any more, and whatever
+order the search finds from it is a linearization from the real state too.
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.anomaly import Anomaly
-from models.model import Model
+from models.model import REFUTED, Model, Pruner
 from models.operation import INFINITY, Operation
 from models.verdict import Outcome, Verdict, Witness
 
@@ -161,14 +171,15 @@ def _search(
 ) -> Iterator[PartitionResult | None]:
     """One partition's search, yielding ``None`` every ``_SLICE`` steps so that ``check``
     interleaves partitions (see the module docstring); the hot loop keeps its state in locals."""
-    inputs, outputs, optional, observer, twin, nxt, prv, head = _prepare(model, ops)
+    inputs, outputs, optional, observer, twin, prune, nxt, prv, head = _prepare(model, ops)
     step: Callable[[Any, Any, Any], tuple[bool, Any]] = model.step
     visited: set[tuple[int, int, Any]] = set()
     dominators: dict[tuple[int, Any], list[int]] = {}
     any_optional, state, required = any(optional), model.init(), sum(1 for o in optional if not o)
-    dbits = ubits = placed_required = steps = size = 0
+    dbits = ubits = placed_required = steps = 0
     stack: list[tuple[int, Any]] = []
     best: list[int] = []
+    refuted = (-1, -1)
     entry, max_states, mask = nxt[head], budget.max_states, _SLICE_MASK
     while placed_required < required:
         steps += 1
@@ -178,6 +189,10 @@ def _search(
                 return
             yield None
         if entry & 1:  # backtrack; past an op that only observes, its siblings need no try
+            deep = refuted[0] == len(stack)  # the deepest prefix is copied once, when left
+            if len(stack) + deep > len(best):
+                best = [e >> 1 for e, _ in stack] + [refuted[1]] * deep
+            refuted = (-1, -1)
             while stack:
                 top, state = stack.pop()
                 i = top >> 1
@@ -206,13 +221,16 @@ def _search(
             nd, nu = dbits, ubits | (1 << i)
         else:
             nd, nu = dbits | (1 << i), ubits
+        if prune is not None and (new_state := prune(new_state, nd | nu)) is REFUTED:
+            refuted = (len(stack), i)
+            entry = 1 if observer[i] else nxt[entry]  # an odd entry backtracks: see the docstring
+            continue
         full = (nd, nu, new_state)
         if full in visited or (any_optional and _dominated(dominators, nd, nu, new_state)):
             entry = nxt[entry]
             continue
         visited.add(full)
-        size += 1
-        if size >= max_states:
+        if len(visited) >= max_states:
             yield budget.out_of_memory(index, len(ops), steps)
             return
         stack.append((entry, state))
@@ -223,8 +241,6 @@ def _search(
         nxt[p], prv[q] = q, p
         p, q = prv[entry + 1], nxt[entry + 1]
         nxt[p], prv[q] = q, p
-        if len(stack) > len(best):
-            best = [e >> 1 for e, _ in stack]
         entry = nxt[head]
     yield PartitionResult(
         index, "ok", len(ops), linearization=[ops[e >> 1].id for e, _ in stack], explored=steps
@@ -233,10 +249,11 @@ def _search(
 
 def _prepare(
     model: Model, ops: list[Operation]
-) -> tuple[list[Any], list[Any], list[bool], list[bool], list[int], list[int], list[int], int]:
-    """The search's columns and its list of entries (next, previous, head)."""
+) -> tuple[list[Any], list[Any], list[bool], list[bool], list[int], Pruner | None, list[int], list[int], int]:
+    """The search's columns, the model's pruner and the list of entries (next, previous, head)."""
     inputs, outputs, optional, observer, twin = _columns(model, ops)
-    return (inputs, outputs, optional, observer, twin, *_linked(_entries(ops), len(ops)))
+    prune: Pruner | None = getattr(model, "pruner", lambda _ops: None)(ops)
+    return (inputs, outputs, optional, observer, twin, prune, *_linked(_entries(ops), len(ops)))
 
 
 def _columns(

@@ -6,11 +6,25 @@ because the search memoizes (linearized set, state) pairs.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
-from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, ClassVar, Final, Protocol, Self, runtime_checkable
 
 from models.operation import Operation
 from models.schema import NoOptions, OpSchema, validate_operation, validate_options
+
+
+class _Refuted:
+    def __repr__(self) -> str:
+        return "REFUTED"
+
+
+#: What a pruner returns for a configuration that no order of the remaining operations
+#: completes (see :meth:`Model.pruner`).
+REFUTED: Final = _Refuted()
+
+#: ``prune(state, placed)``: ``placed`` has bit ``i`` set for each op ``ops[i]`` already
+#: linearized; the answer is REFUTED or a state with the same legal continuations.
+Pruner = Callable[[Any, int], Any]
 
 
 @runtime_checkable
@@ -56,6 +70,20 @@ class Model(Protocol):
         """
         ...
 
+    def pruner(self, ops: Sequence[Operation]) -> Pruner | None:
+        """What the model can tell about one sub-history beyond ``step``, or None.
+
+        The search calls ``prune(state, placed)`` on each configuration it reaches.
+        Answering REFUTED must mean that no order of the unplaced ops of ``ops`` (each
+        ``ok`` one exactly once, any ``unknown`` one at most once) is legal from
+        ``state``; answering a state ``s2`` must mean that exactly the same orders are
+        legal from ``s2`` as from ``state``, so the search may go on from ``s2`` and
+        memoize it (configurations that differ only in history nobody can observe any
+        more then meet). Either answer may ignore real time, which only makes it weaker.
+        Optional; None (the default) prunes nothing.
+        """
+        ...
+
 
 class BaseModel:
     """Defaults for the optional parts of the protocol."""
@@ -88,3 +116,6 @@ class BaseModel:
 
     def observes_only(self, input: Any, output: Any) -> bool:
         return False
+
+    def pruner(self, ops: Sequence[Operation]) -> Pruner | None:
+        return None
