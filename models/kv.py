@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import msgspec
 
-from models.model import BaseModel
+from models.model import REFUTED, BaseModel, Pruner
 from models.operation import Operation
 from models.schema import OpSchema
 
@@ -34,7 +35,9 @@ class KeyValue(BaseModel):
     """Keys are independent, so the history splits into one sub-history per key.
 
     The state of a partition is the value of its single key; that keeps states small
-    and cheap to hash, which is what the search spends its time on.
+    and cheap to hash, which is what the search spends its time on. ``None`` is the
+    pruner's stand-in for any value no get of the sub-history can observe (see
+    :class:`_Pruner`): appends keep it, a get with a known value never matches it.
     """
 
     name = "kv"
@@ -44,17 +47,17 @@ class KeyValue(BaseModel):
         "append": OpSchema(_Append, Any),
     }
 
-    def init(self) -> str:
+    def init(self) -> str | None:
         return ""
 
-    def step(self, state: str, input: Any, output: Any) -> tuple[bool, str]:
+    def step(self, state: str | None, input: Any, output: Any) -> tuple[bool, str | None]:
         kind = input["kind"]
         if kind == "get":
             return (output is None or output.get("value") == state), state
         if kind == "put":
             return True, input["value"]
         if kind == "append":
-            return True, state + input["value"]
+            return True, None if state is None else state + input["value"]
         raise ValueError(f"kv: unknown operation kind {kind!r}")
 
     def partition(self, ops: Sequence[Operation]) -> list[list[Operation]]:
@@ -66,6 +69,10 @@ class KeyValue(BaseModel):
     def observes_only(self, input: Any, output: Any) -> bool:
         return input["kind"] == "get"
 
+    def pruner(self, ops: Sequence[Operation]) -> Pruner | None:
+        pruner = _Pruner(ops)
+        return pruner.prune if pruner.gets else None
+
     def describe_operation(self, input: Any, output: Any) -> str:
         kind = input["kind"]
         if kind == "get":
@@ -73,5 +80,99 @@ class KeyValue(BaseModel):
             return f"get({input['key']!r}) -> {got}"
         return f"{kind}({input['key']!r}, {input['value']!r})"
 
-    def describe_state(self, state: str) -> str:
-        return repr(state)
+    def describe_state(self, state: str | None) -> str:
+        return "(a value no get observes)" if state is None else repr(state)
+
+
+class _Pruner:
+    """What the gets of one key's sub-history tell about a configuration.
+
+    A get returns the value of the last put (or "") followed by the values of the
+    appends linearized since, in order. So from state ``s`` a remaining get with the
+    known value ``v`` is explained only (a) from ``s``: ``s`` is a prefix of ``v`` and the
+    rest of ``v`` is made of appends not placed yet; or (b) from a put not placed yet,
+    called before the get returned, whose value is a prefix of ``v``, and unplaced
+    appends after it. When a get has neither, no order of the remaining ops is legal
+    (REFUTED). Of "made of unplaced appends" only a necessary part is checked: that
+    ``v`` can be cut into values of appends called before the get returned, and that
+    none of the appends every such cut needs (a value only one op has) is placed; the
+    same append used twice is not ruled out. Checking fewer gets is weaker, so only the
+    first :attr:`CHECKED` unplaced ones (in call order, as the search meets them) are.
+
+    When ``s`` is a prefix of no get's value, no get can observe it or anything appends
+    make of it before a put replaces it: every such state has the same legal orders,
+    and becomes ``None``, so orders of appends a put later overwrote meet in the memo.
+    """
+
+    CHECKED = 8
+
+    def __init__(self, ops: Sequence[Operation]):
+        self.appends: dict[str, list[tuple[int, int]]] = {}
+        puts: list[tuple[int, int, str]] = []
+        for j, op in enumerate(ops):
+            kind, value = op.input["kind"], op.input.get("value")
+            if kind == "append" and value:
+                self.appends.setdefault(value, []).append((j, op.call))
+            elif kind == "put":
+                puts.append((j, op.call, value))
+        self.lengths = sorted({len(v) for v in self.appends})
+        self.gets: dict[int, tuple[str, int, list[tuple[int, int]]]] = {}
+        for i, op in enumerate(ops):
+            if op.input["kind"] == "get" and op.status == "ok":
+                v, ret = op.output["value"], op.effective_return
+                self.gets[i] = (v, ret, [(j, len(pv)) for j, c, pv in puts if c <= ret and v.startswith(pv)])
+        self.mask = sum(1 << i for i in self.gets)
+        self.values = sorted({v for v, _, _ in self.gets.values()})
+        self.needs: dict[int, dict[int, int | None]] = {i: {len(v): 0} for i, (v, _, _) in self.gets.items()}
+
+    def prune(self, state: str | None, placed: int) -> Any:
+        if state is not None:
+            k = bisect_left(self.values, state)
+            if k == len(self.values) or not self.values[k].startswith(state):
+                state = None
+        rest = self.mask & ~placed
+        for _ in range(self.CHECKED):
+            if not rest:
+                break
+            low = rest & -rest
+            rest ^= low
+            i = low.bit_length() - 1
+            v, _, rescuers = self.gets[i]
+            if state is not None and v.startswith(state) and self.fits(i, len(state), placed):
+                continue
+            if not any(not placed >> j & 1 and self.fits(i, k, placed) for j, k in rescuers):
+                return REFUTED
+        return state
+
+    def fits(self, i: int, k: int, placed: int) -> bool:
+        """Whether get ``i``'s value from offset ``k`` on can still be made of appends."""
+        need = self.needs[i].get(k, -1)
+        if need == -1:
+            need = self.needed(i, k)
+        return need is not None and not need & placed
+
+    def needed(self, i: int, k: int) -> int | None:
+        """The appends every cut of get ``i``'s value from offset ``k`` uses (None: no cut).
+
+        Offsets are solved once per get, from the end back: an offset needs what all of
+        its ways on have in common."""
+        v, ret, _ = self.gets[i]
+        memo = self.needs[i]
+        todo, edges = [k], {k: list[tuple[int, int]]()}
+        while todo:
+            at = todo.pop()
+            for n in self.lengths:
+                ops = self.appends.get(v[at : at + n]) if at + n <= len(v) else None
+                usable = [j for j, call in ops or () if call <= ret]
+                if usable:
+                    edges[at].append((at + n, 1 << usable[0] if len(usable) == 1 else 0))
+                    if at + n not in memo and at + n not in edges:
+                        edges[at + n] = []
+                        todo.append(at + n)
+        for at in sorted(edges, reverse=True):
+            common: int | None = None
+            for to, bit in edges[at]:
+                if (after := memo[to]) is not None:
+                    common = after | bit if common is None else common & (after | bit)
+            memo[at] = common
+        return memo[k]
