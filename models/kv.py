@@ -71,7 +71,7 @@ class KeyValue(BaseModel):
 
     def pruner(self, ops: Sequence[Operation]) -> Pruner | None:
         pruner = _Pruner(ops)
-        return pruner.prune if pruner.gets else None
+        return pruner if pruner.gets else None
 
     def describe_operation(self, input: Any, output: Any) -> str:
         kind = input["kind"]
@@ -126,23 +126,33 @@ class _Pruner:
         self.needs: dict[int, dict[int, int | None]] = {i: {len(v): 0} for i, (v, _, _) in self.gets.items()}
 
     def prune(self, state: str | None, placed: int) -> Any:
-        if state is not None:
-            k = bisect_left(self.values, state)
-            if k == len(self.values) or not self.values[k].startswith(state):
-                state = None
+        state = self.canonical(state)
         rest = self.mask & ~placed
         for _ in range(self.CHECKED):
             if not rest:
                 break
             low = rest & -rest
             rest ^= low
-            i = low.bit_length() - 1
-            v, _, rescuers = self.gets[i]
-            if state is not None and v.startswith(state) and self.fits(i, len(state), placed):
-                continue
-            if not any(not placed >> j & 1 and self.fits(i, k, placed) for j, k in rescuers):
+            if not self.explained(low.bit_length() - 1, state, placed):
                 return REFUTED
         return state
+
+    def blame(self, state: str | None, placed: int) -> list[int]:
+        state = self.canonical(state)
+        return [i for i in self.gets if not placed >> i & 1 and not self.explained(i, state, placed)]
+
+    def canonical(self, state: str | None) -> str | None:
+        if state is not None:
+            k = bisect_left(self.values, state)
+            if k == len(self.values) or not self.values[k].startswith(state):
+                return None
+        return state
+
+    def explained(self, i: int, state: str | None, placed: int) -> bool:
+        v, _, rescuers = self.gets[i]
+        if state is not None and v.startswith(state) and self.fits(i, len(state), placed):
+            return True
+        return any(not placed >> j & 1 and self.fits(i, k, placed) for j, k in rescuers)
 
     def fits(self, i: int, k: int, placed: int) -> bool:
         """Whether get ``i``'s value from offset ``k`` on can still be made of appends."""

@@ -171,8 +171,9 @@ def _search(
 ) -> Iterator[PartitionResult | None]:
     """One partition's search, yielding ``None`` every ``_SLICE`` steps so that ``check``
     interleaves partitions (see the module docstring); the hot loop keeps its state in locals."""
-    inputs, outputs, optional, observer, twin, prune, nxt, prv, head = _prepare(model, ops)
+    inputs, outputs, optional, observer, twin, pruner, nxt, prv, head = _prepare(model, ops)
     step: Callable[[Any, Any, Any], tuple[bool, Any]] = model.step
+    prune = None if pruner is None else pruner.prune
     visited: set[tuple[int, int, Any]] = set()
     dominators: dict[tuple[int, Any], list[int]] = {}
     any_optional, state, required = any(optional), model.init(), sum(1 for o in optional if not o)
@@ -208,7 +209,7 @@ def _search(
                 if not observer[i]:
                     break
             else:
-                yield _refuted(model, index, ops, best, steps)
+                yield _refuted(model, pruner, index, ops, best, steps)
                 return
             entry = nxt[top]
             continue
@@ -252,8 +253,8 @@ def _prepare(
 ) -> tuple[list[Any], list[Any], list[bool], list[bool], list[int], Pruner | None, list[int], list[int], int]:
     """The search's columns, the model's pruner and the list of entries (next, previous, head)."""
     inputs, outputs, optional, observer, twin = _columns(model, ops)
-    prune: Pruner | None = getattr(model, "pruner", lambda _ops: None)(ops)
-    return (inputs, outputs, optional, observer, twin, prune, *_linked(_entries(ops), len(ops)))
+    pruner: Pruner | None = getattr(model, "pruner", lambda _ops: None)(ops)
+    return (inputs, outputs, optional, observer, twin, pruner, *_linked(_entries(ops), len(ops)))
 
 
 def _columns(
@@ -316,14 +317,19 @@ def _twins(ops: list[Operation], optional: list[bool]) -> list[int]:
     return twin
 
 
-def _refuted(model: Model, index: int, ops: list[Operation], best: list[int], steps: int) -> PartitionResult:
-    return PartitionResult(
-        index, "illegal", len(ops), witness=_witness(model, index, ops, best), explored=steps
-    )
+def _refuted(
+    model: Model, pruner: Pruner | None, index: int, ops: list[Operation], best: list[int], steps: int
+) -> PartitionResult:
+    witness = _witness(model, pruner, index, ops, best)
+    return PartitionResult(index, "illegal", len(ops), witness=witness, explored=steps)
 
 
-def _witness(model: Model, index: int, ops: list[Operation], best: list[int]) -> Witness:
-    """Replay the longest prefix and name the operations that cannot follow it."""
+def _witness(
+    model: Model, pruner: Pruner | None, index: int, ops: list[Operation], best: list[int]
+) -> Witness:
+    """Replay the longest prefix and name the operations that cannot follow it: those
+    that cannot be placed next, else those the pruner could not explain (it refuted the
+    prefix's last step)."""
     state = model.init()
     for i in best:
         _, state = model.step(state, ops[i].input, None if ops[i].status == "unknown" else ops[i].output)
@@ -346,6 +352,12 @@ def _witness(model: Model, index: int, ops: list[Operation], best: list[int]) ->
                     f"op {op.id} (client {op.client}) {model.describe_operation(op.input, op.output)}"
                     f" cannot follow state {model.describe_state(state)}"
                 )
+        for i in [] if stuck or pruner is None else pruner.blame(state, sum(1 << i for i in best)):
+            stuck.append(ops[i].id)
+            explanations.append(
+                f"op {ops[i].id} (client {ops[i].client}) {model.describe_operation(ops[i].input, ops[i].output)}"
+                f" can follow neither state {model.describe_state(state)} nor any the other ops make of it"
+            )
         if not stuck and candidates:
             stuck.append(ops[candidates[0]].id)
     return Witness(

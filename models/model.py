@@ -6,7 +6,7 @@ because the search memoizes (linearized set, state) pairs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar, Final, Protocol, Self, runtime_checkable
 
 from models.operation import Operation
@@ -22,9 +22,19 @@ class _Refuted:
 #: completes (see :meth:`Model.pruner`).
 REFUTED: Final = _Refuted()
 
-#: ``prune(state, placed)``: ``placed`` has bit ``i`` set for each op ``ops[i]`` already
-#: linearized; the answer is REFUTED or a state with the same legal continuations.
-Pruner = Callable[[Any, int], Any]
+
+class Pruner(Protocol):
+    """A model's knowledge of one sub-history ``ops`` (see :meth:`Model.pruner`).
+
+    ``placed`` has bit ``i`` set for each ``ops[i]`` already linearized."""
+
+    def prune(self, state: Any, placed: int) -> Any:
+        """REFUTED, or a state from which the same orders are legal (often ``state``)."""
+        ...
+
+    def blame(self, state: Any, placed: int) -> list[int]:
+        """For a witness: the indices of unplaced ops no order of the rest can explain."""
+        ...
 
 
 @runtime_checkable

@@ -37,21 +37,26 @@ class Counting:
 
     def pruner(self, ops: Sequence[Operation]) -> Pruner | None:
         inner = self._model.pruner(ops)
-        if inner is None:
-            return None
-
-        def prune(state: Any, placed: int) -> Any:
-            answer = inner(state, placed)
-            if answer is REFUTED:
-                self.refuted += 1
-            elif answer != state:
-                self.replaced += 1
-            return answer
-
-        return prune
+        return None if inner is None else _Counted(self, inner)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
+
+
+class _Counted:
+    def __init__(self, counts: Counting, inner: Pruner):
+        self.counts, self.inner = counts, inner
+
+    def prune(self, state: Any, placed: int) -> Any:
+        answer = self.inner.prune(state, placed)
+        if answer is REFUTED:
+            self.counts.refuted += 1
+        elif answer != state:
+            self.counts.replaced += 1
+        return answer
+
+    def blame(self, state: Any, placed: int) -> list[int]:
+        return self.inner.blame(state, placed)
 
 
 def brute_force(model: Model, ops: list[Operation]) -> bool:

@@ -122,16 +122,24 @@ def test_the_pruned_search_takes_far_fewer_steps() -> None:
 
 def test_the_pruner_refutes_only_what_no_order_completes() -> None:
     ops = [op(0, 0, 10, "append", "a"), op(1, 0, 10, "append", "b"), op(2, 11, 12, "get", "ab")]
-    prune = KeyValue().pruner(ops)
-    assert prune is not None
+    pruner = KeyValue().pruner(ops)
+    assert pruner is not None
+    prune = pruner.prune
     assert prune("", 0) == "" and prune("a", 0b001) == "a" and prune("ab", 0b011) == "ab"
     assert prune("b", 0b010) is REFUTED and prune("ba", 0b011) is REFUTED
-    overwritten = KeyValue().pruner(
-        [op(0, 0, 10, "append", "a"), op(1, 0, 10, "put", "P"), op(2, 11, 12, "get", "P")]
-    )
+    assert pruner.blame("b", 0b010) == [2] and pruner.blame("a", 0b001) == []
+    put = [op(0, 0, 10, "append", "a"), op(1, 0, 10, "put", "P"), op(2, 11, 12, "get", "P")]
+    overwritten = KeyValue().pruner(put)
     assert overwritten is not None
-    assert overwritten("a", 0b001) is None  # nothing observes "a" before the put replaces it
-    assert overwritten(None, 0b011) is REFUTED and overwritten("P", 0b011) == "P"
+    assert overwritten.prune("a", 0b001) is None  # nothing observes "a" before the put replaces it
+    assert overwritten.prune(None, 0b011) is REFUTED and overwritten.prune("P", 0b011) == "P"
+
+
+def test_a_refutation_names_the_get_it_cannot_explain() -> None:
+    ops = [*concurrent_appends("a", "b"), op(2, 1, 12, "get", "ab"), op(3, 2, 3, "get", "ba")]
+    res = check(KeyValue(), ops)
+    assert res.verdict == "illegal" and res.witness is not None
+    assert set(res.witness.stuck) & {2, 3} and "get('k')" in res.anomalies[0].message
 
 
 VALUES = ["a", "b", "ab", "ba", ""]
