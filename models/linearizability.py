@@ -44,7 +44,7 @@ from models.verdict import Outcome, Verdict, Witness
 #: a gigabyte and turns a search that would need more into an ``unknown`` verdict.
 DEFAULT_MAX_STATES = 4_000_000
 
-_SLICE = 2048
+_SLICE = 256
 _SLICE_MASK = _SLICE - 1  # _SLICE is a power of two: the check costs one AND a step
 #: How many sets of used optional operations are remembered per (definite set, state).
 _DOMINANCE_WIDTH = 8
