@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from models.model import REFUTED, Model, Pruner
-from models.operation import Operation
+from models.operation import INFINITY, Operation
 from models.verdict import Verdict
 
 
@@ -104,3 +104,33 @@ def interval(rng: random.Random, free: list[int], now: int) -> tuple[int, int, i
     ret = point + rng.randint(0, 8)
     free[c] = ret + 1
     return c, point, call, ret
+
+
+def reference(model: Model, ops: list[Operation]) -> bool:
+    """Linearizability as plainly as it can be searched: every op that may go next, from
+    every (placed set, state) once; no other pruning, no order of candidates."""
+    kept = [o for o in ops if o.status != "fail"]
+    return all(_reference(model, part) for part in model.partition(kept))
+
+
+def _reference(model: Model, ops: list[Operation]) -> bool:
+    outputs = [None if o.status == "unknown" else o.output for o in ops]
+    required = frozenset(i for i, o in enumerate(ops) if o.effective_return != INFINITY)
+    seen: set[tuple[frozenset[int], Any]] = set()
+
+    def completes(placed: frozenset[int], state: Any) -> bool:
+        if required <= placed:
+            return True
+        if (placed, state) in seen:
+            return False
+        seen.add((placed, state))
+        rest = [i for i in range(len(ops)) if i not in placed]
+        horizon = min(ops[i].effective_return for i in rest)
+        for i in rest:
+            if ops[i].call <= horizon:
+                ok, after = model.step(state, ops[i].input, outputs[i])
+                if ok and completes(placed | {i}, after):
+                    return True
+        return False
+
+    return completes(frozenset(), model.init())
