@@ -12,7 +12,7 @@ from models.kv import KeyValue
 from models.linearizability import check
 from models.model import REFUTED
 from models.operation import Operation
-from tests.common.differential import Counting, Unpruned, assert_linearizes, brute_force, interval
+from tests.common.differential import Counting, Unpruned, assert_linearizes, brute_force, interval, reference
 
 
 def op(
@@ -30,11 +30,13 @@ def op(
 
 
 def verdicts(ops: list[Operation]) -> tuple[str, Counting]:
-    """The pruned verdict, after checking that the plain search and (when small) the
-    definition agree with it, and that an ok verdict's order is a linearization."""
+    """The pruned verdict, after checking that the search without the pruner, a search
+    without any pruning and (when small) the definition agree with it, and that an ok
+    verdict's order is a linearization."""
     counted = Counting(KeyValue())
     pruned = check(counted, ops)
     assert pruned.verdict == check(Unpruned(KeyValue()), ops).verdict
+    assert pruned.verdict == ("ok" if reference(KeyValue(), ops) else "illegal")
     if len(ops) <= 6:
         parts = KeyValue().partition([o for o in ops if o.status != "fail"])
         assert pruned.verdict == ("ok" if all(brute_force(KeyValue(), p) for p in parts) else "illegal")
