@@ -116,14 +116,16 @@ class _Pruner:
             elif kind == "put":
                 puts.append((j, op.call, value))
         self.lengths = sorted({len(v) for v in self.appends})
-        self.gets: dict[int, tuple[str, int, list[tuple[int, int]]]] = {}
+        #: Per get: its value, the appends needed from each offset (filled as asked), the
+        #: puts it may follow (index, length of value) and when it returned.
+        self.gets: dict[int, tuple[str, dict[int, int | None], list[tuple[int, int]], int]] = {}
         for i, op in enumerate(ops):
             if op.input["kind"] == "get" and op.status == "ok":
                 v, ret = op.output["value"], op.effective_return
-                self.gets[i] = (v, ret, [(j, len(pv)) for j, c, pv in puts if c <= ret and v.startswith(pv)])
+                rescuers = [(j, len(pv)) for j, c, pv in puts if c <= ret and v.startswith(pv)]
+                self.gets[i] = (v, {len(v): 0}, rescuers, ret)
         self.mask = sum(1 << i for i in self.gets)
-        self.values = sorted({v for v, _, _ in self.gets.values()})
-        self.needs: dict[int, dict[int, int | None]] = {i: {len(v): 0} for i, (v, _, _) in self.gets.items()}
+        self.values = sorted({g[0] for g in self.gets.values()})
 
     def prune(self, state: str | None, placed: int) -> Any:
         state = self.canonical(state)
@@ -133,7 +135,12 @@ class _Pruner:
                 break
             low = rest & -rest
             rest ^= low
-            if not self.explained(low.bit_length() - 1, state, placed):
+            i = low.bit_length() - 1
+            if state is not None:  # the common case, as explained() would decide it
+                v, needs, _, _ = self.gets[i]
+                if v.startswith(state) and (need := needs.get(len(state))) is not None and not need & placed:
+                    continue
+            if not self.explained(i, state, placed):
                 return REFUTED
         return state
 
@@ -149,16 +156,15 @@ class _Pruner:
         return state
 
     def explained(self, i: int, state: str | None, placed: int) -> bool:
-        v, _, rescuers = self.gets[i]
+        v, _, rescuers, _ = self.gets[i]
         if state is not None and v.startswith(state) and self.fits(i, len(state), placed):
             return True
-        return any(not placed >> j & 1 and self.fits(i, k, placed) for j, k in rescuers)
+        return bool(rescuers) and any(not placed >> j & 1 and self.fits(i, k, placed) for j, k in rescuers)
 
     def fits(self, i: int, k: int, placed: int) -> bool:
         """Whether get ``i``'s value from offset ``k`` on can still be made of appends."""
-        need = self.needs[i].get(k, -1)
-        if need == -1:
-            need = self.needed(i, k)
+        needs = self.gets[i][1]
+        need = needs[k] if k in needs else self.needed(i, k)
         return need is not None and not need & placed
 
     def needed(self, i: int, k: int) -> int | None:
@@ -166,8 +172,7 @@ class _Pruner:
 
         Offsets are solved once per get, from the end back: an offset needs what all of
         its ways on have in common."""
-        v, ret, _ = self.gets[i]
-        memo = self.needs[i]
+        v, memo, _, ret = self.gets[i]
         todo, edges = [k], {k: list[tuple[int, int]]()}
         while todo:
             at = todo.pop()
