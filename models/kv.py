@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from models.model import REFUTED, BaseModel, Pruner
-from models.operation import Operation
+from models.operation import INFINITY, Operation
 from models.schema import OpSchema
 
 
@@ -88,8 +88,8 @@ class _Pruner:
     """What the gets of one key's sub-history tell about a configuration.
 
     A get returns the value of the last put (or "") followed by the values of the
-    appends linearized since, in order. So from state ``s`` a remaining get with the
-    known value ``v`` is explained only (a) from ``s``: ``s`` is a prefix of ``v`` and the
+    appends linearized since, in order. So from state ``s`` a remaining get that returned
+    the value ``v`` (one that may never take effect is not asked) is explained only (a) from ``s``: ``s`` is a prefix of ``v`` and the
     rest of ``v`` is made of appends not placed yet; or (b) from a put not placed yet,
     called before the get returned, whose value is a prefix of ``v``, and unplaced
     appends after it. When a get has neither, no order of the remaining ops is legal
@@ -120,7 +120,7 @@ class _Pruner:
         #: puts it may follow (index, length of value) and when it returned.
         self.gets: dict[int, tuple[str, dict[int, int | None], list[tuple[int, int]], int]] = {}
         for i, op in enumerate(ops):
-            if op.input["kind"] == "get" and op.status == "ok":
+            if op.input["kind"] == "get" and op.status == "ok" and op.effective_return != INFINITY:
                 v, ret = op.output["value"], op.effective_return
                 rescuers = [(j, len(pv)) for j, c, pv in puts if c <= ret and v.startswith(pv)]
                 self.gets[i] = (v, {len(v): 0}, rescuers, ret)

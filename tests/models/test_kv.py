@@ -85,6 +85,13 @@ def test_unknown_append_may_apply_late_but_not_be_undone() -> None:
     assert verdicts(never)[0] == "ok"
 
 
+def test_a_get_that_never_returned_need_not_be_explained() -> None:
+    hung = Operation(
+        id=0, client=0, call=0, ret=None, input={"kind": "get", "key": "k"}, output={"value": "Z"}
+    )
+    assert verdicts([hung, op(1, 0, 1, "append", "a")])[0] == "ok"
+
+
 def test_an_unknown_put_explains_a_get_only_from_its_call_on() -> None:
     ops = [op(0, 0, None, "put", "P", "unknown"), op(1, 1, 2, "append", "A"), op(2, 3, 4, "get", "PA")]
     assert verdicts(ops)[0] == "ok"
@@ -163,7 +170,7 @@ def random_history(rng: random.Random, n: int, keys: str, clients: int = 3) -> l
             inp["value"] = rng.choice(VALUES) if rng.random() < 0.6 else f"<{i}>"
             if status == "ok" or (status == "unknown" and rng.random() < 0.5):
                 state[key] = inp["value"] if kind == "put" else state.get(key, "") + inp["value"]
-        ret_ = None if status == "unknown" and rng.random() < 0.5 else ret
+        ret_ = None if (status == "unknown" and rng.random() < 0.5) or rng.random() < 0.03 else ret
         out = out if status == "ok" else None
         ops.append(Operation(id=i, client=c, call=call, ret=ret_, input=inp, output=out, status=status))  # type: ignore[arg-type]
     gets = [i for i, o in enumerate(ops) if o.input["kind"] == "get" and o.status == "ok"]

@@ -256,7 +256,7 @@ def random_register_history(rng: random.Random, n: int, clients: int = 5) -> tup
             inp = {"kind": "cas", "expect": rng.randint(0, 3), "value": rng.randint(0, 3)}
             out = {"ok": state == inp["expect"]}
             state = inp["value"] if applied and out["ok"] else state
-        ret_ = None if status == "unknown" and rng.random() < 0.5 else ret
+        ret_ = None if (status == "unknown" and rng.random() < 0.5) or rng.random() < 0.03 else ret
         ops.append(op(i, call, ret_, inp, out if status == "ok" else None, status))
     reads = [i for i, o in enumerate(ops) if o.input["kind"] == "read"]
     if reads and rng.random() < 0.6:
