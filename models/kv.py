@@ -108,40 +108,54 @@ class _Pruner:
 
     def __init__(self, ops: Sequence[Operation]):
         self.appends: dict[str, list[tuple[int, int]]] = {}
-        puts: list[tuple[int, int, str]] = []
+        puts: dict[str, list[tuple[int, int]]] = {}
         for j, op in enumerate(ops):
             kind, value = op.input["kind"], op.input.get("value")
             if kind == "append" and value:
                 self.appends.setdefault(value, []).append((j, op.call))
             elif kind == "put":
-                puts.append((j, op.call, value))
+                puts.setdefault(value, []).append((j, op.call))
         self.lengths = sorted({len(v) for v in self.appends})
+        put_lengths = sorted({len(v) for v in puts})
         #: Per get: its value, the appends needed from each offset (filled as asked), the
         #: puts it may follow (index, length of value) and when it returned.
         self.gets: dict[int, tuple[str, dict[int, int | None], list[tuple[int, int]], int]] = {}
         for i, op in enumerate(ops):
             if op.input["kind"] == "get" and op.status == "ok" and op.effective_return != INFINITY:
                 v, ret = op.output["value"], op.effective_return
-                rescuers = [(j, len(pv)) for j, c, pv in puts if c <= ret and v.startswith(pv)]
+                rescuers = [
+                    (j, n) for n in put_lengths if n <= len(v) for j, c in puts.get(v[:n], ()) if c <= ret
+                ]
                 self.gets[i] = (v, {len(v): 0}, rescuers, ret)
         self.mask = sum(1 << i for i in self.gets)
+        self.order = sorted(self.gets)
         self.values = sorted({g[0] for g in self.gets.values()})
 
     def prune(self, state: str | None, placed: int) -> Any:
         state = self.canonical(state)
-        rest = self.mask & ~placed
-        for _ in range(self.CHECKED):
-            if not rest:
-                break
-            low = rest & -rest
-            rest ^= low
-            i = low.bit_length() - 1
-            if state is not None:  # the common case, as explained() would decide it
-                v, needs, _, _ = self.gets[i]
-                if v.startswith(state) and (need := needs.get(len(state))) is not None and not need & placed:
-                    continue
-            if not self.explained(i, state, placed):
-                return REFUTED
+        if not (rest := self.mask & ~placed):
+            return state
+        order, checked = self.order, 0
+        at = bisect_left(order, (rest & -rest).bit_length() - 1)  # the first unplaced get
+        while checked < self.CHECKED and at < len(order):
+            i, at = order[at], at + 1
+            if placed >> i & 1:  # small shifts: the gets from the first unplaced one on
+                continue
+            checked += 1
+            v, needs, rescuers, _ = self.gets[i]  # the common cases first, as explained() has them
+            if (
+                state is not None
+                and v.startswith(state)
+                and (need := needs.get(len(state))) is not None
+                and not need & placed
+            ):
+                continue
+            for j, k in rescuers:
+                if not placed >> j & 1 and (need := needs.get(k)) is not None and not need & placed:
+                    break
+            else:
+                if not self.explained(i, state, placed):
+                    return REFUTED
         return state
 
     def blame(self, state: str | None, placed: int) -> list[int]:
@@ -173,17 +187,21 @@ class _Pruner:
         Offsets are solved once per get, from the end back: an offset needs what all of
         its ways on have in common."""
         v, memo, _, ret = self.gets[i]
+        appends, size = self.appends, len(v)
         todo, edges = [k], {k: list[tuple[int, int]]()}
         while todo:
             at = todo.pop()
             for n in self.lengths:
-                ops = self.appends.get(v[at : at + n]) if at + n <= len(v) else None
-                usable = [j for j, call in ops or () if call <= ret]
-                if usable:
-                    edges[at].append((at + n, 1 << usable[0] if len(usable) == 1 else 0))
-                    if at + n not in memo and at + n not in edges:
-                        edges[at + n] = []
-                        todo.append(at + n)
+                if at + n > size:
+                    break
+                if (ops := appends.get(v[at : at + n])) is None:
+                    continue
+                if usable := [j for j, call in ops if call <= ret]:
+                    to = at + n
+                    edges[at].append((to, 1 << usable[0] if len(usable) == 1 else 0))
+                    if to not in memo and to not in edges:
+                        edges[to] = []
+                        todo.append(to)
         for at in sorted(edges, reverse=True):
             common: int | None = None
             for to, bit in edges[at]:

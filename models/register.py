@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
@@ -112,12 +113,14 @@ class _Pruner:
     CHECKED = 4
 
     def __init__(self, ops: Sequence[Operation]):
-        writers: list[tuple[int, int, Any]] = []
-        for j, op in enumerate(ops):
+        #: Per value, the ops that may write it, by call time, as (call, bits of them so far).
+        writers: dict[Any, list[tuple[int, int]]] = {}
+        for j, op in sorted(enumerate(ops), key=lambda jo: jo[1].call):
             kind, out = op.input["kind"], op.output if op.status == "ok" else None
             if kind == "write" or (kind == "cas" and (out is None or out.get("ok"))):
-                writers.append((j, op.call, op.input["value"]))
-        #: Per op that needs a value: the value and the ops that may write it in time.
+                so_far = writers.setdefault(op.input["value"], [])
+                so_far.append((op.call, (so_far[-1][1] if so_far else 0) | 1 << j))
+        #: Per op that needs a value: the value and the other ops that may write it in time.
         self.needs: dict[int, tuple[Any, int]] = {}
         for i, op in enumerate(ops):
             if op.status != "ok" or op.effective_return == INFINITY:
@@ -129,8 +132,9 @@ class _Pruner:
                 value = op.input["expect"]
             else:
                 continue
-            ret = op.effective_return
-            self.needs[i] = (value, sum(1 << j for j, c, w in writers if j != i and c <= ret and w == value))
+            so_far = writers.get(value, [])
+            k = bisect_right(so_far, op.effective_return, key=lambda cw: cw[0])
+            self.needs[i] = (value, (so_far[k - 1][1] & ~(1 << i)) if k else 0)
         self.mask = sum(1 << i for i in self.needs)
 
     def prune(self, state: Any, placed: int) -> Any:
