@@ -87,21 +87,24 @@ class KeyValue(BaseModel):
 class _Pruner:
     """What the gets of one key's sub-history tell about a configuration.
 
-    A get returns the value of the last put (or "") followed by the values of the
-    appends linearized since, in order. So from state ``s`` a remaining get that returned
-    the value ``v`` (one that may never take effect is not asked) is explained only (a) from ``s``: ``s`` is a prefix of ``v`` and the
-    rest of ``v`` is made of appends not placed yet; or (b) from a put not placed yet,
-    called before the get returned, whose value is a prefix of ``v``, and unplaced
-    appends after it. When a get has neither, no order of the remaining ops is legal
-    (REFUTED). Of "made of unplaced appends" only a necessary part is checked: that
-    ``v`` can be cut into values of appends called before the get returned, and that
-    none of the appends every such cut needs (a value only one op has) is placed; the
-    same append used twice is not ruled out. Checking fewer gets is weaker, so only the
-    first :attr:`CHECKED` unplaced ones (in call order, as the search meets them) are.
+    Refuting. A get returns the value of the last put (or "") followed by the values of
+    the appends linearized since, in order. So in any completion, a remaining get that
+    returned ``v`` comes after either (a) only appends from now on: the state is a
+    prefix of ``v`` and the rest of ``v`` is made of values of unplaced appends; or
+    (b) a put not placed yet, called before the get returned, whose value is a prefix
+    of ``v``, then unplaced appends. A get with neither refutes the configuration. "Made
+    of unplaced appends" is tested only as far as is cheap: ``v`` can be cut into values
+    of appends called before the get returned, and no append that every such cut needs
+    (the only op with its value) is placed; one append used twice is not ruled out. A
+    get that may never take effect (no return) is not asked. Each omission only weakens
+    the test, and so does asking only the first :attr:`CHECKED` unplaced gets (in call
+    order: the ones the search meets first).
 
-    When ``s`` is a prefix of no get's value, no get can observe it or anything appends
-    make of it before a put replaces it: every such state has the same legal orders,
-    and becomes ``None``, so orders of appends a put later overwrote meet in the memo.
+    Folding. When the state is a prefix of no get's value, no get can return it, or
+    anything appends make of it, before a put replaces it: every such state allows
+    exactly the same orders, and all become ``None`` (appends keep it, a get with a
+    known value never matches it). Orders of appends a put later overwrote then meet in
+    the memo.
     """
 
     CHECKED = 8
@@ -142,7 +145,7 @@ class _Pruner:
             if placed >> i & 1:  # small shifts: the gets from the first unplaced one on
                 continue
             checked += 1
-            v, needs, rescuers, _ = self.gets[i]  # the common cases first, as explained() has them
+            v, needs, rescuers, _ = self.gets[i]  # shortcuts to explained(): they only skip
             if (
                 state is not None
                 and v.startswith(state)

@@ -85,12 +85,13 @@ class Model(Protocol):
 
         The search calls ``prune(state, placed)`` on each configuration it reaches.
         Answering REFUTED must mean that no order of the unplaced ops of ``ops`` (each
-        ``ok`` one exactly once, any ``unknown`` one at most once) is legal from
-        ``state``; answering a state ``s2`` must mean that exactly the same orders are
-        legal from ``s2`` as from ``state``, so the search may go on from ``s2`` and
-        memoize it (configurations that differ only in history nobody can observe any
-        more then meet). Either answer may ignore real time, which only makes it weaker.
-        Optional; None (the default) prunes nothing.
+        one that returned exactly once, any other at most once, none before an op that
+        returned before it was called) is legal from ``state``; answering a state ``s2``
+        must mean that exactly the same orders are legal from ``s2`` as from ``state``,
+        so the search may go on from ``s2`` and memoize it (configurations that differ
+        only in what nobody can observe any more then meet). A pruner that cannot decide
+        answers ``state``: weaker, never wrong. Optional; None (the default) prunes
+        nothing.
         """
         ...
 
