@@ -53,9 +53,9 @@ from models.verdict import Outcome, Verdict, Witness
 DEFAULT_MAX_STATES = 4_000_000
 
 _SLICE = 256
+_SLICE_MASK = _SLICE - 1  # _SLICE is a power of two: the check costs one AND a step
 #: The next of a list's last entry: even, so not taken for a return, and negative.
 _END = -2
-_SLICE_MASK = _SLICE - 1  # _SLICE is a power of two: the check costs one AND a step
 #: How many sets of used optional operations are remembered per (definite set, state).
 _DOMINANCE_WIDTH = 8
 
