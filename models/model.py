@@ -7,10 +7,34 @@ because the search memoizes (linearized set, state) pairs.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Final, Protocol, Self, runtime_checkable
 
 from models.operation import Operation
 from models.schema import NoOptions, OpSchema, validate_operation, validate_options
+
+
+class _Refuted:
+    def __repr__(self) -> str:
+        return "REFUTED"
+
+
+#: What a pruner returns for a configuration that no order of the remaining operations
+#: completes (see :meth:`Model.pruner`).
+REFUTED: Final = _Refuted()
+
+
+class Pruner(Protocol):
+    """A model's knowledge of one sub-history ``ops`` (see :meth:`Model.pruner`).
+
+    ``placed`` has bit ``i`` set for each ``ops[i]`` already linearized."""
+
+    def prune(self, state: Any, placed: int) -> Any:
+        """REFUTED, or a state from which the same orders are legal (often ``state``)."""
+        ...
+
+    def blame(self, state: Any, placed: int) -> list[int]:
+        """For a witness: the indices of unplaced ops no order of the rest can explain."""
+        ...
 
 
 @runtime_checkable
@@ -56,6 +80,21 @@ class Model(Protocol):
         """
         ...
 
+    def pruner(self, ops: Sequence[Operation]) -> Pruner | None:
+        """What the model can tell about one sub-history beyond ``step``, or None.
+
+        The search calls ``prune(state, placed)`` on each configuration it reaches.
+        Answering REFUTED must mean that no order of the unplaced ops of ``ops`` (each
+        one that returned exactly once, any other at most once, none before an op that
+        returned before it was called) is legal from ``state``; answering a state ``s2``
+        must mean that exactly the same orders are legal from ``s2`` as from ``state``,
+        so the search may go on from ``s2`` and memoize it (configurations that differ
+        only in what nobody can observe any more then meet). A pruner that cannot decide
+        answers ``state``: weaker, never wrong. Optional; None (the default) prunes
+        nothing.
+        """
+        ...
+
 
 class BaseModel:
     """Defaults for the optional parts of the protocol."""
@@ -88,3 +127,6 @@ class BaseModel:
 
     def observes_only(self, input: Any, output: Any) -> bool:
         return False
+
+    def pruner(self, ops: Sequence[Operation]) -> Pruner | None:
+        return None

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import itertools
+import random
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from models.linearizability import check
 from models.model import Model
 from models.operation import Operation
 from models.register import CasRegister
+from tests.common.differential import assert_linearizes, brute_force, interval, reference
 from tests.common.shared import HISTORIES, expected_rows
 from tests.common.small_histories import kv_histories, register_histories
 
@@ -21,28 +22,6 @@ def op(
     i: int, call: int, ret: int | None, inp: dict[str, Any], out: Any = None, status: str = "ok"
 ) -> Operation:
     return Operation(id=i, client=i, call=call, ret=ret, input=inp, output=out, status=status)  # type: ignore[arg-type]
-
-
-def brute_force(model: Model, ops: list[Operation]) -> bool:
-    """Every order of every admissible subset: the definition of linearizability, slowly."""
-    ops = [o for o in ops if o.status != "fail"]
-    required = [o for o in ops if o.status == "ok"]
-    optional = [o for o in ops if o.status == "unknown"]
-    for k in range(len(optional) + 1):
-        for chosen in itertools.combinations(optional, k):
-            for order in itertools.permutations(required + list(chosen)):
-                if not all(
-                    not (b.effective_return < a.call) for x, a in enumerate(order) for b in order[x + 1 :]
-                ):
-                    continue
-                state = model.init()
-                for o in order:
-                    ok, state = model.step(state, o.input, o.output if o.status == "ok" else None)
-                    if not ok:
-                        break
-                else:
-                    return True
-    return False
 
 
 @pytest.mark.parametrize("row", expected_rows(), ids=lambda r: r["file"])
@@ -255,3 +234,49 @@ def test_same_history_same_witness() -> None:
     b = check(KeyValue(), hist.operations()).witness
     assert a is not None and b is not None
     assert (a.partition, a.prefix, a.stuck, a.state) == (b.partition, b.prefix, b.stuck, b.state)
+
+
+def random_register_history(rng: random.Random, n: int, clients: int = 5) -> tuple[list[Operation], Any]:
+    """A simulated register execution rich in unknown writes and cas (took effect or not),
+    often with one read's value then changed, so that many are not linearizable."""
+    initial = rng.choice([None, 0])
+    state, free, now, ops = initial, [0] * clients, 0, []
+    for i in range(n):
+        c, now, call, ret = interval(rng, free, now)
+        kind = rng.choice(["read", "read", "write", "write", "cas"])
+        status = "ok" if kind == "read" else rng.choices(["ok", "unknown", "fail"], [5, 4, 1])[0]
+        applied = status == "ok" or (status == "unknown" and rng.random() < 0.5)
+        if kind == "read":
+            inp: dict[str, Any] = {"kind": "read"}
+            out: Any = {"value": state}
+        elif kind == "write":
+            inp, out = {"kind": "write", "value": rng.randint(0, 3)}, {}
+            state = inp["value"] if applied else state
+        else:
+            inp = {"kind": "cas", "expect": rng.randint(0, 3), "value": rng.randint(0, 3)}
+            out = {"ok": state == inp["expect"]}
+            state = inp["value"] if applied and out["ok"] else state
+        ret_ = None if (status == "unknown" and rng.random() < 0.5) or rng.random() < 0.03 else ret
+        ops.append(op(i, call, ret_, inp, out if status == "ok" else None, status))
+    reads = [i for i, o in enumerate(ops) if o.input["kind"] == "read"]
+    if reads and rng.random() < 0.6:
+        i = rng.choice(reads)
+        ops[i] = op(i, ops[i].call, ops[i].ret, ops[i].input, {"value": rng.choice([None, 0, 1, 2, 3])})
+    return ops, initial
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_register_histories_get_the_plain_search_verdict(seed: int) -> None:
+    """Every pruning and the order of candidates (definite ones first) against a search
+    with none of them, on histories where unknown ops pile up."""
+    rng = random.Random(seed)
+    outcomes: dict[str, int] = {}
+    for _ in range(1000):
+        ops, initial = random_register_history(rng, rng.randint(3, 14))
+        model = CasRegister(initial=initial)
+        res = check(model, ops)
+        assert res.verdict == ("ok" if reference(model, ops) else "illegal")
+        if res.verdict == "ok":
+            assert_linearizes(model, ops, res)
+        outcomes[res.verdict] = outcomes.get(res.verdict, 0) + 1
+    assert min(outcomes.values()) > 200 and len(outcomes) == 2, outcomes
