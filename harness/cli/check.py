@@ -15,6 +15,7 @@ from harness.history.importers import FORMATS, load_history
 from harness.report.evidence import is_search_witness, witness
 from harness.report.explain import explain
 from harness.report.summary import member_labels, time_unit
+from harness.watchdog import BudgetExceeded, Watchdog, parse_size
 from models.check import check
 from models.history import History
 from models.registry import MODELS, UnknownModel
@@ -94,6 +95,11 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--max-states", type=int, default=None, help="memory budget: states the search may remember"
     )
+    p.add_argument(
+        "--max-memory",
+        metavar="SIZE",
+        help="stop a file's reading or check (then: unknown) when the process's RSS passes SIZE (2G, 500M)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per file per line")
     p.set_defaults(func=run)
 
@@ -116,9 +122,40 @@ def check_file(hist: History, args: argparse.Namespace, deadline: float) -> Chec
     return Checked(hist.path or "-", verdict, elapsed_ms, lines, hist.warnings)
 
 
+def _check_one(path: str, args: argparse.Namespace) -> tuple[Checked | None, str]:
+    """One file read and checked within its budgets: (result, "") or (None, "bad" or
+    "internal"). The watchdog is the backstop of the reader's and the search's own
+    deadline (half a second later) and the only guard of ``--max-memory``."""
+    started = time.monotonic()
+    deadline = started + args.timeout
+    phase = "reading"
+    try:
+        with Watchdog(timeout=args.timeout + 0.5, max_rss=args.max_memory):
+            hist = load_history(path, args.format, model=args.model, deadline=deadline)
+            for warning in hist.warnings:
+                print(f"etcd-harness: warning: {warning}", file=sys.stderr)
+            phase = "checking"
+            return check_file(hist, args, deadline), ""
+    except HistoryError as exc:
+        print(f"etcd-harness: error: {exc}", file=sys.stderr)
+        return None, "bad"
+    except LoadTimeout as exc:
+        reason = f"time budget of {args.timeout:g} s ran out while reading (line {exc.line})"
+    except BudgetExceeded as exc:
+        reason = f"{exc.reason} while {phase}"
+    except HarnessError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a checker crash is our bug: one line, exit 4
+        print(f"{path}: {internal_error_line(exc)}", file=sys.stderr)
+        return None, "internal"
+    late = Verdict("unknown", args.model or "?", reason=reason)
+    return Checked(path, late, (time.monotonic() - started) * 1000, [], []), ""
+
+
 def run(args: argparse.Namespace) -> int:
     if not (args.timeout > 0):
         raise HarnessError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+    args.max_memory = parse_size(args.max_memory) if args.max_memory is not None else None
     if args.max_states is not None and args.max_states < 1:
         raise HarnessError(f"--max-states must be at least 1, not {args.max_states}")
     if args.files.count("-") > 1:
@@ -126,29 +163,13 @@ def run(args: argparse.Namespace) -> int:
     results: list[Checked] = []
     bad_input = internal = False
     for path in args.files:
-        started = time.monotonic()
-        deadline = started + args.timeout
-        try:
-            hist = load_history(path, args.format, model=args.model, deadline=deadline)
-        except HistoryError as exc:
-            print(f"etcd-harness: error: {exc}", file=sys.stderr)
+        fv, failure = _check_one(path, args)
+        if failure == "bad":
             bad_input = True
+        if failure == "internal":
+            internal = True
+        if fv is None:
             continue
-        except LoadTimeout as exc:
-            reason = f"time budget of {args.timeout:g} s ran out while reading (line {exc.line})"
-            late = Verdict("unknown", args.model or "?", reason=reason)
-            fv = Checked(path, late, (time.monotonic() - started) * 1000, [], [])
-        else:
-            for warning in hist.warnings:
-                print(f"etcd-harness: warning: {warning}", file=sys.stderr)
-            try:
-                fv = check_file(hist, args, deadline)
-            except HarnessError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a checker crash is our bug: one line, exit 4
-                print(f"{path}: {internal_error_line(exc)}", file=sys.stderr)
-                internal = True
-                continue
         results.append(fv)
         if args.json:
             print(json.dumps(fv.to_json()), flush=True)

@@ -1,0 +1,71 @@
+"""``check --timeout`` and ``--max-memory`` hold while a large history is read and
+checked: the file ends unknown, with the budget named, soon after the budget ran out."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.history.jsonl import write_history
+from harness.watchdog import BudgetExceeded, Watchdog, parse_size, rss_bytes
+from tests.common.simulator import SimConfig, simulate
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("big") / "h.jsonl"
+    write_history(path, simulate(SimConfig(seed=5, ops=30_000, watches=3)).history)
+    return path
+
+
+def verdict_of(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, dict[str, object], float]:
+    started = time.monotonic()
+    code = main(argv)
+    elapsed = time.monotonic() - started
+    out = capsys.readouterr().out.strip().splitlines()
+    return code, json.loads(out[-1]), elapsed
+
+
+def test_a_memory_budget_ends_the_file_unknown(big: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    budget = rss_bytes() + (24 << 20)
+    code, v, _ = verdict_of(capsys, ["check", "--json", "--max-memory", str(budget), str(big)])
+    assert code == 3 and v["verdict"] == "unknown", v
+    assert str(v["reason"]).startswith("memory budget of") and "ran out" in str(v["reason"]), v
+    code, v, _ = verdict_of(capsys, ["check", "--json", "--max-memory", "20G", str(big)])
+    assert code == 0 and v["verdict"] == "ok", "with room to spare the same file checks"
+
+
+def test_a_time_budget_holds_within_a_second(big: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, v, elapsed = verdict_of(capsys, ["check", "--json", "--timeout", "0.2", str(big)])
+    assert code == 3 and v["verdict"] == "unknown" and "time budget" in str(v["reason"]), v
+    assert elapsed < 1.2, f"stopped {elapsed:.2f} s after a 0.2 s budget"
+
+
+def test_the_watchdog_stops_work_that_never_looks_at_the_clock() -> None:
+    started = time.monotonic()
+    with pytest.raises(BudgetExceeded, match="time budget of 0.2 s ran out"), Watchdog(timeout=0.2):
+        while time.monotonic() - started < 10:
+            sum(range(1000))
+    assert time.monotonic() - started < 1.0
+    time.sleep(0.2)  # a late signal finds the handler that ignores it
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("2G", 2 << 30), ("500M", 500 << 20), ("1.5GiB", 3 << 29), ("4096", 4096), ("64kb", 64 << 10)],
+)
+def test_sizes(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "2X", "-1G", "0", "G"])
+def test_a_bad_size_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], text: str, tmp_path: Path
+) -> None:
+    assert main(["check", f"--max-memory={text}", str(tmp_path / "none.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "--max-memory wants a size" in err and "Traceback" not in err
