@@ -25,7 +25,7 @@ def culprit(plan: Plan) -> bool:
     watcher, one fault (known by its pick) and four seconds of traffic."""
     clients = {c.client: c for c in plan.clients}
     return (
-        KEY_CLIENTS <= clients.keys()
+        clients.keys() >= KEY_CLIENTS
         and KEY_TEMPLATE in clients[3].program
         and any(w.watcher == KEY_WATCHER for w in plan.watchers)
         and any(f.pick == KEY_FAULT for f in plan.faults)

@@ -1,0 +1,56 @@
+"""`etcd-harness shrink` on input it cannot shrink: one line, exit 2, nothing started."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.traffic.plan import make_plan
+from scenarios import get_scenario
+
+
+def run_dir(path: Path, summary: dict[str, object] | None, plan: bytes | None = None) -> Path:
+    path.mkdir()
+    (path / "plan.json").write_bytes(
+        plan if plan is not None else make_plan(get_scenario("smoke"), 1).to_json()
+    )
+    if summary is not None:
+        (path / "summary.json").write_text(json.dumps(summary))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p / "missing", "not a run directory"),
+        (lambda p: run_dir(p / "r", {"verdict": "ok", "anomalies": []}), "nothing to shrink"),
+        (lambda p: run_dir(p / "r", {"verdict": "illegal"}, b"{not json"), "not a plan"),
+        (lambda p: run_dir(p / "r", None), "cannot read"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, make: object, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = make(tmp_path)  # type: ignore[operator]
+    assert main(["shrink", str(path), "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "Traceback" not in captured.err
+    assert not (tmp_path / "r-shrunk").exists()
+
+
+def test_bad_tries_and_an_occupied_output_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    anomaly = {"kind": "lost-write", "message": "m", "details": {}}
+    path = run_dir(tmp_path / "r", {"verdict": "illegal", "anomalies": [anomaly]})
+    assert main(["shrink", str(path), "--tries", "0"]) == 2
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "x").write_text("")
+    assert main(["shrink", str(path), "--out", str(busy)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "--tries" in err[0] and "not empty" in err[1]
