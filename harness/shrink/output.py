@@ -40,6 +40,7 @@ def figures(plan: Plan, ops: int | None) -> dict[str, Any]:
 
 def write_output(out: Path, outcome: Outcome, source: Path, target: Target) -> dict[str, Any]:
     """Write everything; returns what shrink.json holds."""
+    out.mkdir(parents=True, exist_ok=True)
     best_dir = outcome.best_trial.run_dir if outcome.best_trial is not None else None
     main = best_dir if best_dir is not None and best_dir.is_dir() else source
     for entry in main.iterdir():
@@ -53,6 +54,7 @@ def write_output(out: Path, outcome: Outcome, source: Path, target: Target) -> d
     plan = Plan.from_json((out / "plan.json").read_bytes())
     record = {
         "source": str(source),
+        "out": str(out),
         "anomaly": {"kind": target.kind, "known_bug": target.known_bug},
         "original": figures(outcome.original, original.get("ops")),
         "final": figures(plan, summary.get("ops")),
@@ -118,7 +120,7 @@ def describe(plan: Plan, summary: dict[str, Any], target: Target, record: dict[s
     for a in (summary.get("anomalies") or [])[:10]:
         bug = ((a.get("details") or {}).get("known_bug") or {}).get("id")
         lines.append(f"  {a.get('kind')}{f' [{bug}]' if bug else ''}: {a.get('message')}")
-    lines += ["", f"Rerun: etcd-harness reproduce {Path(record['best_run']).name}  (or this directory)", ""]
+    lines += ["", f"Rerun: etcd-harness reproduce {record['out']}", ""]
     return "\n".join(lines)
 
 
