@@ -104,7 +104,7 @@ def shrink_cmd(args: argparse.Namespace) -> int:
     print(f"shrunk: {out}")
     print(f"reproduce: etcd-harness reproduce {out}")
     if outcome.stopped == "interrupted":
-        return 130
+        return 128 + (outcome.signal or 2)
     return EXIT_VIOLATION if outcome.best_trial is None else EXIT_OK
 
 

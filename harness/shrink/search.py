@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.shrink.candidates import REDUCERS, ListPart, Reducer, Size, chunk_removals, list_parts, size
+from harness.signals import signal_of
 from harness.traffic.plan import Plan
 
 
@@ -66,6 +67,8 @@ class Outcome:
     rate_trials: list[Trial] = field(default_factory=list)
     #: Parts and reducers that made the plan smaller, in order.
     kept: list[str] = field(default_factory=list)
+    #: The signal that stopped the shrink, when ``stopped`` is "interrupted".
+    signal: int | None = None
 
 
 class OutOfBudget(Exception):
@@ -112,13 +115,15 @@ class Search:
             self._passes()
         except OutOfBudget:
             stopped = "budget"
-        except KeyboardInterrupt:
-            return self._outcome("interrupted")
+        except KeyboardInterrupt as exc:
+            out = self._outcome("interrupted")
+            out.signal = signal_of(exc)
+            return out
         out = self._outcome(stopped)
         try:
             self._measure(out)
-        except KeyboardInterrupt:
-            out.stopped = "interrupted"
+        except KeyboardInterrupt as exc:
+            out.stopped, out.signal = "interrupted", signal_of(exc)
         return out
 
     def _outcome(self, stopped: str) -> Outcome:

@@ -54,3 +54,19 @@ def test_bad_tries_and_an_occupied_output_are_refused(
     assert main(["shrink", str(path), "--out", str(busy)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert "--tries" in err[0] and "not empty" in err[1]
+
+
+def test_progress_without_a_terminal_is_one_plain_line_per_run(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli.shrink import Display
+    from harness.shrink.candidates import size
+    from harness.shrink.search import Event, Trial
+
+    plan = make_plan(get_scenario("smoke"), 1)
+    ev = Event("0003-clients-try2", "clients", 2, Trial(False, note="ok"), 3, 5, size(plan), 812, 61.0, 900.0)
+    with Display(live=False) as display:
+        display.update(ev)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        f"shrink 0003-clients-try2: not reproduced (ok) in 0 s; candidates 3, runs 5; "
+        f"best 812 ops, {size(plan).text()}; 61/900 s"
+    ]

@@ -3,6 +3,7 @@ its tries and budget."""
 
 from __future__ import annotations
 
+import signal
 from collections import Counter
 from collections.abc import Callable
 
@@ -133,6 +134,6 @@ def test_ctrl_c_keeps_the_best_so_far() -> None:
 
     fake = Fake(outcome)
     out = Search(PLAN, fake, tries=1, budget=1e9, clock=fake.clock).run()
-    assert out.stopped == "interrupted"
+    assert out.stopped == "interrupted" and out.signal == signal.SIGINT
     assert out.best != PLAN and culprit(out.best)
     assert out.rate is None
