@@ -10,10 +10,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from harness.shrink.calls import calls_test
 from harness.shrink.candidates import size
 from harness.shrink.live import Target
 from harness.shrink.search import Outcome
 from harness.traffic.plan import Plan, key_name
+from models.history import OpRecord
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -73,7 +75,19 @@ def write_output(out: Path, outcome: Outcome, source: Path, target: Target) -> d
     (out / "shrink.json").write_text(json.dumps(record, indent=2) + "\n")
     (out / "reproduction.txt").write_text(describe(plan, summary, target, record))
     (out / "test_reproduction.py").write_text(pytest_file(plan, target, rate_text(outcome.rate)))
+    calls = calls_test(plan, _ops(out / "history.jsonl"), f"Reproduction of {target.text()}")
+    if calls is not None:
+        (out / "test_recorded_calls.py").write_text(calls)
     return record
+
+
+def _ops(path: Path) -> list[OpRecord]:
+    from harness.history.jsonl import read_history
+
+    try:
+        return list(read_history(str(path)).ops)
+    except Exception:  # noqa: BLE001 - no readable history: no calls to write
+        return []
 
 
 def _template(plan: Plan, kind: str, key: int, arg: int) -> str:

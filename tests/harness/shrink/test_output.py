@@ -62,6 +62,7 @@ def test_the_best_run_is_the_main_content_with_figures_text_and_a_test(tmp_path:
     exec(compile(source_code, "test_reproduction.py", "exec"), namespace)
     assert Plan.from_json(str(namespace["PLAN"]).encode()) == SHRUNK
     assert namespace["KNOWN_BUG"] == "etcd-io/etcd#18089"
+    assert not (out / "test_recorded_calls.py").exists(), "a plan with faults is not one client's calls"
 
 
 def test_without_a_smaller_reproduction_the_original_run_stays_the_content(tmp_path: Path) -> None:
