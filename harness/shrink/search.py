@@ -6,6 +6,8 @@ tested with fakes, without etcd. A candidate is kept as soon as one try reproduc
 flaky bug may therefore keep a plan that fails rarely, which is why the final plan's
 rate is measured afterwards and reported. The budget is checked before every run, with
 room left for that measurement; the best plan so far is kept whatever stops the loop.
+The original plan is rerun first: one that does not fail once in ``tries`` runs is not
+shrunk, since every candidate would fail for the same reason.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ class Outcome:
     best_trial: Trial | None
     candidates: int
     runs: int
-    #: "done" (nothing smaller reproduces), "budget" or "interrupted".
+    #: "done" (nothing smaller reproduces), "budget", "interrupted", or "unreproduced"
+    #: (the original plan did not fail once in ``tries`` runs).
     stopped: str
     elapsed: float
     #: Of the extra runs of ``best`` after the search: (reproduced, runs).
@@ -90,6 +93,7 @@ class Search:
         clock: Callable[[], float] = time.monotonic,
         on_event: Callable[[Event], None] | None = None,
         only: Iterable[str] | None = None,
+        verify: bool = True,
     ):
         if tries < 1:
             raise ValueError("tries must be at least 1")
@@ -100,6 +104,7 @@ class Search:
         self.clock = clock
         self.on_event = on_event
         self.only = set(only) if only is not None else None
+        self.verify = verify
         self.best_trial: Trial | None = None
         self.candidates = 0
         self.runs = 0
@@ -112,6 +117,11 @@ class Search:
     def run(self) -> Outcome:
         stopped = "done"
         try:
+            if self.verify and not self._try("original", self.original):
+                # Not once in ``tries`` runs: a shrink would only measure noise.
+                out = self._outcome("unreproduced")
+                out.rate = (0, self.runs)
+                return out
             self._passes()
         except OutOfBudget:
             stopped = "budget"
@@ -193,7 +203,8 @@ class Search:
             trial = self._run(plan, label)
             if trial.reproduced:
                 self.best, self.best_trial = plan, trial
-                self.kept.append(part)
+                if plan is not self.original:
+                    self.kept.append(part)
             self._emit(label, part, attempt, trial)
             if trial.reproduced:
                 return True

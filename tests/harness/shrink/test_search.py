@@ -91,12 +91,21 @@ def test_flaky_bug_is_found_on_a_later_try() -> None:
     assert kept.best == PLAN and kept.best_trial is None
 
 
-def test_each_candidate_gets_exactly_tries_runs_when_nothing_reproduces() -> None:
+def test_each_candidate_gets_exactly_tries_runs_when_nothing_smaller_reproduces() -> None:
+    fake = Fake(lambda plan, _: plan == PLAN)
+    out = Search(PLAN, fake, tries=3, budget=1e9, clock=fake.clock).run()
+    assert out.stopped == "done" and out.best == PLAN
+    assert fake.calls[0] == "0001-original-try1"
+    assert out.runs == 1 + 3 * (out.candidates - 1) + 3
+    assert all(label.endswith(("-try1", "-try2", "-try3")) for label in fake.calls[:-3])
+    assert out.rate == (3, 3)
+
+
+def test_an_original_that_never_fails_is_not_shrunk() -> None:
     fake = Fake(lambda plan, _: False)
     out = Search(PLAN, fake, tries=3, budget=1e9, clock=fake.clock).run()
-    assert out.best == PLAN and out.best_trial is None
-    assert out.runs == 3 * out.candidates + 3
-    assert all(label.endswith(("-try1", "-try2", "-try3")) for label in fake.calls[:-3])
+    assert out.stopped == "unreproduced" and out.best_trial is None
+    assert fake.calls == ["0001-original-try1", "0001-original-try2", "0001-original-try3"]
     assert out.rate == (0, 3)
 
 
@@ -118,11 +127,11 @@ def test_stops_within_budget_keeping_the_best_and_measuring_it(share: float) -> 
 
 
 def test_reports_the_rate_of_the_final_plan() -> None:
-    scripted = [True, False, True, False]
+    scripted = [True, True, False, True, False]
     fake = Fake(lambda plan, n: scripted[n - 1])
-    # Nothing to cut in values: the only runs are the four that measure the rate.
+    # Nothing to cut in values: the original's run, then the four that measure the rate.
     out = Search(PLAN, fake, tries=4, budget=1e9, clock=fake.clock, only={"value size"}).run()
-    assert out.candidates == 0 and out.rate == (2, 4)
+    assert out.candidates == 1 and out.rate == (2, 4)
     assert out.best_trial is not None and out.best == PLAN
 
 
