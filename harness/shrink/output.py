@@ -15,7 +15,7 @@ from harness.shrink.candidates import size
 from harness.shrink.live import Target
 from harness.shrink.search import Outcome
 from harness.traffic.plan import Plan, key_name
-from models.history import OpRecord
+from models.history import History
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -73,21 +73,36 @@ def write_output(out: Path, outcome: Outcome, source: Path, target: Target) -> d
         },
     }
     (out / "shrink.json").write_text(json.dumps(record, indent=2) + "\n")
-    (out / "reproduction.txt").write_text(describe(plan, summary, target, record))
+    hist = _history(out / "history.jsonl")
+    text = describe(plan, summary, target, record) + "".join(f"{line}\n" for line in fault_log(hist))
+    (out / "reproduction.txt").write_text(text)
     (out / "test_reproduction.py").write_text(pytest_file(plan, target, rate_text(outcome.rate)))
-    calls = calls_test(plan, _ops(out / "history.jsonl"), f"Reproduction of {target.text()}")
+    calls = calls_test(plan, list(hist.ops) if hist else [], f"Reproduction of {target.text()}")
     if calls is not None:
         (out / "test_recorded_calls.py").write_text(calls)
     return record
 
 
-def _ops(path: Path) -> list[OpRecord]:
+def _history(path: Path) -> History | None:
     from harness.history.jsonl import read_history
 
     try:
-        return list(read_history(str(path)).ops)
-    except Exception:  # noqa: BLE001 - no readable history: no calls to write
+        return read_history(str(path))
+    except Exception:  # noqa: BLE001 - no readable history: nothing more to tell from it
+        return None
+
+
+def fault_log(hist: History | None) -> list[str]:
+    """The faults as the best run injected them: when, on which members, for how long."""
+    if hist is None or not hist.faults:
         return []
+    ends = {f.id: f for f in hist.faults if f.phase == "end"}
+    lines = ["Faults as the best run injected them:"]
+    for f in (f for f in hist.faults if f.phase == "start"):
+        end = ends.get(f.id)
+        took = f" until {end.time / 1e9:.3f} s" if end is not None else " (never healed)"
+        lines.append(f"  {f.time / 1e9:.3f} s: {f.kind} {', '.join(f.targets) or '-'}{took}")
+    return [*lines, ""]
 
 
 def _template(plan: Plan, kind: str, key: int, arg: int) -> str:

@@ -74,3 +74,18 @@ def test_without_a_smaller_reproduction_the_original_run_stays_the_content(tmp_p
     assert Plan.from_json((out / "plan.json").read_bytes()) == ORIGINAL
     assert record["reproduction_rate"]["text"] == "not measured"
     assert not (out / "best").exists()
+
+
+def test_the_fault_log_says_when_and_which_members() -> None:
+    from types import SimpleNamespace
+
+    from harness.shrink.output import fault_log
+    from models.history import FaultRecord
+
+    faults = [
+        FaultRecord(id=1, phase="start", kind="kill", time=1_873_000_000, targets=["m2"]),
+        FaultRecord(id=1, phase="end", kind="kill", time=3_423_000_000, targets=["m2"]),
+        FaultRecord(id=2, phase="start", kind="pause", time=4_000_000_000, targets=["m0"]),
+    ]
+    lines = fault_log(SimpleNamespace(faults=faults))  # type: ignore[arg-type]
+    assert lines[1:3] == ["  1.873 s: kill m2 until 3.423 s", "  4.000 s: pause m0 (never healed)"]
