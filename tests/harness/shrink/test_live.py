@@ -35,7 +35,12 @@ def fake_run(monkeypatch: pytest.MonkeyPatch, **result: Any) -> list[Any]:
         seen.append(opts)
         if "raises" in result:
             raise result["raises"]
-        fields = {"interrupted": None, "anomalies": [], "verdict": "ok", "summary": {"ops": 12}}
+        fields: dict[str, Any] = {
+            "interrupted": None,
+            "anomalies": [],
+            "verdict": "ok",
+            "summary": {"ops": 12},
+        }
         return SimpleNamespace(**{**fields, **result})
 
     monkeypatch.setattr("harness.runner.run", run)
