@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +95,16 @@ def test_shrinks_an_injected_bug_to_fewer_operations_that_still_fail(tmp_path: P
     assert outcome.rate is not None and outcome.rate[0] >= 1, outcome.rate
     compile((out / "test_reproduction.py").read_text(), "test_reproduction.py", "exec")
     assert "Clients" in (out / "reproduction.txt").read_text()
-    # Without the interposer the shrunk plan is an ordinary passing run: the failure was the bug's.
-    assert (
-        main(["reproduce", str(out), "--etcd", ETCD, "--no-progress", "--out", str(tmp_path / "again")]) == 0
-    )
+    # Without the interposer the shrunk plan is an ordinary passing run: the failure was the
+    # bug's; so the generated tests run, and pass, on a healthy etcd.
+    again = ["reproduce", str(out), "--etcd", ETCD, "--no-progress", "--out", str(tmp_path / "again")]
+    assert main(again) == 0
+    generated = [str(out / "test_reproduction.py")]
+    if len(outcome.best.clients) == 1 and not outcome.best.watchers:
+        assert (out / "test_recorded_calls.py").exists()
+        generated.append(str(out / "test_recorded_calls.py"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *generated]
+    done = subprocess.run(cmd, cwd=out, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert f"{len(generated)} passed" in done.stdout
