@@ -13,5 +13,6 @@ takes a retry count per candidate for flaky bugs and a time budget as a whole.
 
 Modules: :mod:`.candidates` (the reductions, pure functions over plans),
 :mod:`.search` (the loop, with tries and budget and a pluggable reproducer),
-:mod:`.live` (the reproducer that runs a real cluster), :mod:`.output` (the files).
+:mod:`.live` (the reproducer that runs a real cluster), :mod:`.output` (the files),
+:mod:`.calls` (a one-client reproduction as typed ``etcd_recorder`` calls).
 """
