@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.cli import main
-from harness.traffic.plan import make_plan
+from harness.traffic.plan import Plan, make_plan
 from scenarios import get_scenario
 
 
@@ -70,3 +71,45 @@ def test_progress_without_a_terminal_is_one_plain_line_per_run(capsys: pytest.Ca
         f"shrink 0003-clients-try2: not reproduced (ok) in 0 s; candidates 3, runs 5; "
         f"best 812 ops, {size(plan).text()}; 61/900 s"
     ]
+
+
+def test_the_command_end_to_end_over_a_fake_runner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The wiring without etcd: a run "fails" while client 2 is in the plan."""
+    from types import SimpleNamespace
+
+    anomaly = {"kind": "lost-write", "message": "lost", "details": {}}
+
+    def run(opts: Any) -> Any:
+        out = Path(opts.out)
+        out.mkdir(parents=True)
+        failing = any(c.client == 2 for c in opts.plan.clients)
+        summary = {
+            "verdict": "illegal" if failing else "ok",
+            "ops": 10 * len(opts.plan.clients),
+            "anomalies": [anomaly] if failing else [],
+        }
+        (out / "plan.json").write_bytes(opts.plan.to_json())
+        (out / "summary.json").write_text(json.dumps(summary))
+        return SimpleNamespace(
+            interrupted=None, verdict=summary["verdict"], anomalies=summary["anomalies"], summary=summary
+        )
+
+    monkeypatch.setattr("harness.runner.run", run)
+    plan = make_plan(get_scenario("selftest"), 1)
+    source = run_dir(
+        tmp_path / "r", {"verdict": "illegal", "ops": 80, "anomalies": [anomaly]}, plan.to_json()
+    )
+    assert main(["shrink", str(source), "--tries", "1", "--no-progress"]) == 0
+    out = tmp_path / "r-shrunk"
+    shrunk = Plan.from_json((out / "plan.json").read_bytes())
+    assert [c.client for c in shrunk.clients] == [2] and shrunk.watchers == []
+    record = json.loads((out / "shrink.json").read_text())
+    assert (record["original"]["operations"], record["final"]["operations"]) == (80, 10)
+    assert record["reproduction_rate"]["text"] == "reproduced 1 of 1"
+    assert (out / "candidates" / "0001-original-try1" / "summary.json").exists()
+    assert sorted(p.name for p in (out / "candidates").iterdir())[-1] == "rate-1"
+    printed = capsys.readouterr()
+    assert "80 -> 10 ops, 8 -> 1 clients" in printed.out
+    assert "shrink 0001-original-try1: reproduced" in printed.err
