@@ -19,7 +19,7 @@ from harness.errors import EXIT_INTERNAL, EXIT_USAGE, HarnessError
 from harness.signals import interruptible
 
 #: Subcommand modules, each exposing ``register(subparsers)`` which sets ``func``.
-SUBCOMMANDS = ["check", "run", "matrix", "merge", "report", "cut", "selftest", "etcd", "cleanup"]
+SUBCOMMANDS = ["check", "run", "matrix", "merge", "report", "cut", "selftest", "shrink", "etcd", "cleanup"]
 
 
 class _Parser(argparse.ArgumentParser):
