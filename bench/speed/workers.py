@@ -18,6 +18,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -66,6 +67,8 @@ def main() -> int:
     counts = [int(n) for n in args.workers.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="etcd-bench-workers-"))
     rates: dict[int, list[float]] = {n: [] for n in counts}
+    # SIGTERM unwinds like Ctrl-C, so the cluster of the run in progress is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         for r in range(args.rounds):
             for n in counts if r % 2 == 0 else counts[::-1]:
