@@ -5,7 +5,8 @@ phase that does not, or a history that grows faster than it is read, could still
 past ``--timeout`` or take the machine's memory. The watchdog samples the process's RSS
 (``/proc/self/statm``: one read, no dependency) and the clock from a thread, and when a
 budget runs out it stops the main thread with :class:`BudgetExceeded` at its next
-bytecode, within ``interval`` plus the current C call. It is a ``BaseException`` so that
+bytecode, within ``interval`` plus the current C call, and again every ``interval``
+until the work is left (a raise that lands in a gc callback is dropped by Python). It is a ``BaseException`` so that
 no ``except Exception`` on the way can mistake it for a failed check.
 """
 
@@ -52,9 +53,10 @@ def parse_size(text: str) -> int:
 
 
 def _on_signal(_signum: int, _frame: FrameType | None) -> None:
+    # Raised again on every signal until the work is left: a handler may run inside a gc
+    # callback or a __del__, where an exception is reported and dropped, not propagated.
     dog = _armed
-    if dog is not None and dog.reason is not None and not dog.raised:
-        dog.raised = True
+    if dog is not None and dog.reason is not None:
         raise BudgetExceeded(dog.reason)
 
 
@@ -75,7 +77,6 @@ class Watchdog:
         self.max_rss = max_rss
         self.interval = interval
         self.reason: str | None = None
-        self.raised = False
         self.peak = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -98,10 +99,10 @@ class Watchdog:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         global _armed
+        _armed = None
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        _armed = None
         if isinstance(exc, BudgetExceeded):
             release_memory()
 
@@ -110,13 +111,14 @@ class Watchdog:
         while not self._stop.wait(self.interval):
             rss = rss_bytes()
             self.peak = max(self.peak, rss)
-            if self.max_rss is not None and rss > self.max_rss:
+            if self.reason is not None:
+                pass
+            elif self.max_rss is not None and rss > self.max_rss:
                 self.reason = f"memory budget of {_human(self.max_rss)} ran out (RSS {_human(rss)})"
             elif self.deadline is not None and time.monotonic() > self.deadline:
                 self.reason = f"time budget of {self.timeout:g} s ran out"
             if self.reason is not None and main is not None:
                 signal.pthread_kill(main, _SIGNAL)
-                return
 
 
 def _human(n: int) -> str:
