@@ -134,15 +134,19 @@ def explore_cmd(args: argparse.Namespace) -> int:
     return execute(opts, allow_known_bugs=args.allow_known_bugs)
 
 
-def reproduce_cmd(args: argparse.Namespace) -> int:
-    path = Path(args.dir)
-    plan_file = path / "plan.json" if path.is_dir() else path
+def read_plan(plan_file: Path) -> Plan:
+    """A saved plan.json, or one clear line about why it cannot be replayed."""
     try:
-        plan = Plan.from_json(plan_file.read_bytes())
+        return Plan.from_json(plan_file.read_bytes())
     except OSError as exc:
         raise HarnessError(f"{plan_file}: cannot read: {exc.strerror or exc}") from None
     except msgspec.DecodeError as exc:
         raise HarnessError(f"{plan_file}: not a plan: {exc}") from None
+
+
+def reproduce_cmd(args: argparse.Namespace) -> int:
+    path = Path(args.dir)
+    plan = read_plan(path / "plan.json" if path.is_dir() else path)
     if args.out is None:
         args.out = str(path.parent / f"{path.name}-reproduced") if path.is_dir() else None
     return execute(_options(args, plan.scenario, plan.seed, plan), allow_known_bugs=args.allow_known_bugs)

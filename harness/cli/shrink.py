@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
+from harness.cli.run import read_plan
 from harness.errors import EXIT_OK, EXIT_VIOLATION, HarnessError
 from harness.traffic.plan import Plan
 
@@ -35,13 +34,8 @@ def load(path: Path) -> tuple[Plan, dict[str, Any]]:
     """The plan and summary of a failed run; one clear error for anything else."""
     if not path.is_dir():
         raise HarnessError(f"{path}: not a run directory")
-    plan_file, summary_file = path / "plan.json", path / "summary.json"
-    try:
-        plan = Plan.from_json(plan_file.read_bytes())
-    except OSError as exc:
-        raise HarnessError(f"{plan_file}: cannot read: {exc.strerror or exc}") from None
-    except msgspec.DecodeError as exc:
-        raise HarnessError(f"{plan_file}: not a plan: {exc}") from None
+    plan = read_plan(path / "plan.json")
+    summary_file = path / "summary.json"
     try:
         summary = json.loads(summary_file.read_text())
     except OSError as exc:
