@@ -77,7 +77,6 @@ class Watchdog:
         self.max_rss = max_rss
         self.interval = interval
         self.reason: str | None = None
-        self.peak = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -109,16 +108,18 @@ class Watchdog:
     def _watch(self) -> None:
         main = threading.main_thread().ident
         while not self._stop.wait(self.interval):
-            rss = rss_bytes()
-            self.peak = max(self.peak, rss)
-            if self.reason is not None:
-                pass
-            elif self.max_rss is not None and rss > self.max_rss:
-                self.reason = f"memory budget of {_human(self.max_rss)} ran out (RSS {_human(rss)})"
-            elif self.deadline is not None and time.monotonic() > self.deadline:
-                self.reason = f"time budget of {self.timeout:g} s ran out"
+            if self.reason is None:
+                self.reason = self._exceeded()
             if self.reason is not None and main is not None:
                 signal.pthread_kill(main, _SIGNAL)
+
+    def _exceeded(self) -> str | None:
+        """Which budget ran out, or None."""
+        if self.max_rss is not None and (rss := rss_bytes()) > self.max_rss:
+            return f"memory budget of {_human(self.max_rss)} ran out (RSS {_human(rss)})"
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            return f"time budget of {self.timeout:g} s ran out"
+        return None
 
 
 def _human(n: int) -> str:

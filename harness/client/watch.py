@@ -211,10 +211,6 @@ class AsyncWatch:
     async def request_progress(self) -> None:
         await self._send(pb.WatchRequest(progress_request=pb.WatchProgressRequest()))
 
-    async def cancel(self) -> None:
-        if self.watch_id is not None:
-            await self._send(pb.WatchRequest(cancel_request=pb.WatchCancelRequest(watch_id=self.watch_id)))
-
     def close(self) -> None:
         self._closed = True
         self._call.cancel()

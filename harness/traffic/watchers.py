@@ -55,7 +55,7 @@ class Watcher:
     last_revision: int = 0
     target: int | None = None
     messages: int = 0
-    #: The open stream; set and read in the watchers' loop only.
+    #: The open stream; set in the watchers' loop (``finish`` only reads it from outside).
     current: AsyncRecordedWatch | None = None
 
 
