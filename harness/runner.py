@@ -180,6 +180,24 @@ def _cluster(
     return make_cluster(opts.backend, plan.members, binaries, out / "cluster", netns=opts.netns, config=cfg)
 
 
+class _Started:
+    """A daemon thread that says when its target returned. ``Thread.join`` cannot: on
+    CPython 3.11 a join that Ctrl-C interrupts leaves the thread marked stopped while it
+    still runs, so every later join and ``is_alive`` answer at once, and the run went on
+    to the end-of-run protocol (and merged the workers' parts) under running traffic."""
+
+    def __init__(self, target: Callable[..., Any], name: str, *args: Any):
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(target, args), name=name, daemon=True)
+        self.thread.start()
+
+    def _run(self, target: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            target(*args)
+        finally:
+            self.done.set()
+
+
 class Recording:
     """The recorded part of a run: the cluster up, traffic, watchers and faults on it,
     the end-of-run protocol, the history closed and the cluster down."""
@@ -311,13 +329,11 @@ class Recording:
     ) -> int | None:
         """Traffic (and the fault schedule) until the deadline or a signal; then every
         fault healed."""
-        threads = [threading.Thread(target=traffic.run, name="traffic", daemon=True)]
+        threads = [_Started(traffic.run, "traffic")]
         stop_faults = threading.Event()
         if injector is not None:
             args = (self.plan.faults, injector, deadline - self.plan.duration, deadline, stop_faults)
-            threads.append(threading.Thread(target=run_schedule, args=args, name="faults", daemon=True))
-        for t in threads:
-            t.start()
+            threads.append(_Started(run_schedule, "faults", *args))
         interrupted: int | None = None
         try:
             self._wait(threads[0], traffic, injector, deadline, on_progress)
@@ -331,7 +347,7 @@ class Recording:
             traffic.stop.set()
             stop_faults.set()
             for t in threads:
-                t.join(timeout=30)
+                t.done.wait(timeout=30)
             if injector is not None:
                 with contextlib.suppress(Exception):
                     injector.heal_all()
@@ -339,7 +355,7 @@ class Recording:
 
     def _wait(
         self,
-        thread: threading.Thread,
+        thread: _Started,
         traffic: Traffic | Workers,
         injector: Injector | None,
         deadline: float,
@@ -349,8 +365,8 @@ class Recording:
         writer = self.writer
         assert writer is not None
         # Bounded: the traffic thread ends by the deadline; allow for slow heals after it.
-        while thread.is_alive() and time.monotonic() < deadline + 60 and writer.error is None:
-            thread.join(timeout=0.25)
+        while not thread.done.is_set() and time.monotonic() < deadline + 60 and writer.error is None:
+            thread.done.wait(timeout=0.25)
             if on_progress is not None:
                 snap = traffic.stats.snapshot()
                 elapsed = time.monotonic() - start

@@ -39,6 +39,12 @@ _IN_FLIGHT, _OPS, _WRITES = range(3)
 _SLOTS = 3
 #: The flags come after every worker's slots.
 _STOP, _OPEN = 0, 1
+
+
+def _slot(worker: int, field: int) -> int:
+    return worker * _SLOTS + field
+
+
 #: How long after its duration a worker may take to stop (requests time out in 2 s).
 _GRACE_S = 30.0
 
@@ -95,7 +101,7 @@ class SharedGate(Gate):
     def __init__(self, opened: Any, counters: Any, index: int):
         super().__init__(opened)
         self._counters = counters
-        self._slot = index * _SLOTS + _IN_FLIGHT
+        self._slot = _slot(index, _IN_FLIGHT)
 
     def sent(self, delta: int) -> None:
         self._counters[self._slot] += delta
@@ -110,7 +116,7 @@ class WorkerGate(Gate):
         self._workers = workers
 
     def pending(self) -> int:
-        return sum(self._counters[k * _SLOTS + _IN_FLIGHT] for k in range(self._workers))
+        return sum(self._counters[_slot(k, _IN_FLIGHT)] for k in range(self._workers))
 
 
 def work(job: Job, stop: Flag, opened: Flag, counters: Any, results: Any) -> None:
@@ -148,8 +154,8 @@ def _watch_stop(stop: Flag, traffic: Traffic, done: threading.Event) -> None:
 def _publish(stats: TrafficStats, counters: Any, index: int, done: threading.Event) -> None:
     while not done.wait(0.25):
         with stats.lock:
-            counters[index * _SLOTS + _OPS] = stats.ops
-            counters[index * _SLOTS + _WRITES] = stats.writes_ok
+            counters[_slot(index, _OPS)] = stats.ops
+            counters[_slot(index, _WRITES)] = stats.writes_ok
 
 
 class Workers:
@@ -189,6 +195,8 @@ class Workers:
         self.error: str | None = None
         self.ran_for = 0.0
         self.deadline = 0.0
+        #: Every worker joined or killed: only then are the parts whole.
+        self.finished = False
         self.part_paths = [str(writer.path.with_suffix(f".worker{k}.jsonl")) for k in range(len(self.parts))]
 
     def _job(self, k: int) -> Job:
@@ -228,6 +236,7 @@ class Workers:
                     proc.kill()
                     proc.join(5)
             self.ran_for = time.monotonic() - started
+            self.finished = True
 
     def _collect(self, procs: list[Any], stop: Flag, results: Any, deadline: float) -> None:
         pending = set(range(len(procs)))
@@ -252,7 +261,11 @@ class Workers:
     def merge(self) -> int:
         """Append every part's operations to the history in the order they completed,
         with ids from the run's counter; returns how many. Parts are removed once merged;
-        one that cannot be read stays where it is and is named in ``error``."""
+        one that cannot be read stays where it is and is named in ``error``, and so does
+        every part while a worker may still write to it."""
+        if not self.finished:
+            self.error = self.error or "workers still running at the end of traffic: parts kept, not merged"
+            return 0
         ops: list[OpRecord] = []
         for path in self.part_paths:
             try:
@@ -287,8 +300,8 @@ class _Stats:
         for k in range(self._workers):
             snap = self.final.get(k)
             if snap is None:
-                ops += self._counters[k * _SLOTS + _OPS]
-                writes += self._counters[k * _SLOTS + _WRITES]
+                ops += self._counters[_slot(k, _OPS)]
+                writes += self._counters[_slot(k, _WRITES)]
                 continue
             ops += snap["ops"]
             writes += snap["writes_ok"]

@@ -53,6 +53,9 @@ def test_parts_merge_in_completion_order_with_the_runs_ids(tmp_path: Path) -> No
         for rec in records:
             part.write(rec)
         part.close()
+    assert workers.merge() == 0, "no merge while a worker may still write its part"
+    assert all(Path(p).exists() for p in workers.part_paths) and workers.error is not None
+    workers.error, workers.finished = None, True  # as run() leaves it once every worker is joined
     assert workers.merge() == 5
     writer.close(EndRecord(time=100))
     hist = read_history(str(tmp_path / "history.jsonl"))
@@ -66,6 +69,7 @@ def test_a_part_that_cannot_be_read_stays_and_is_named(tmp_path: Path) -> None:
     writer = HistoryWriter(tmp_path / "history.jsonl", Header(model="etcd"))
     workers = Workers(plan, ["127.0.0.1:1"], writer, Clock(), Counter(), qps=None, duration=1, workers=2)
     HistoryWriter(workers.part_paths[0], Header(model="etcd")).close()
+    workers.finished = True
     assert workers.merge() == 0
     assert workers.error is not None and workers.part_paths[1] in workers.error
     assert Path(workers.part_paths[0]).exists()
