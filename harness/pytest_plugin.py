@@ -1,7 +1,9 @@
 """pytest plugin: write your own etcd consistency scenarios as tests.
 
 Installed with the package (entry point ``pytest11``). Options: ``--etcd-version V``,
-``--etcd-binary PATH``, ``--etcd-seed N``, ``--etcd-backend process|docker``.
+``--etcd-binary PATH``, ``--etcd-seed N``, ``--etcd-backend process|docker``,
+``--etcd-history-dir DIR`` (keep each test's checked history there, as
+``<test name>.jsonl``: what ``etcd-harness shrink`` reads back from a reproduction).
 
 Fixtures:
 - ``etcd_cluster``: a real 3-member cluster of its own for each test (namespaced members
@@ -51,6 +53,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--etcd-binary", default=None, help="etcd binary for etcd_cluster")
     group.addoption("--etcd-seed", type=int, default=None, help="seed for etcd_seed (default: random)")
     group.addoption("--etcd-backend", default="process", choices=("process", "docker"))
+    group.addoption("--etcd-history-dir", default=None, help="keep each test's history in this directory")
 
 
 @pytest.fixture(scope="session")
@@ -62,19 +65,30 @@ def etcd_seed(request: pytest.FixtureRequest) -> int:
     return int(seed)
 
 
-@pytest.fixture
-def etcd_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from harness.cluster import make_cluster
+@pytest.fixture(scope="session")
+def etcd_binary(request: pytest.FixtureRequest) -> Any:
+    """The build the clusters run (``--etcd-version``/``--etcd-binary``), with the version
+    it reports."""
     from harness.cluster.binaries import resolve
 
-    binary = resolve(request.config.getoption("--etcd-version"), request.config.getoption("--etcd-binary"))
+    return resolve(request.config.getoption("--etcd-version"), request.config.getoption("--etcd-binary"))
+
+
+@pytest.fixture
+def etcd_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, etcd_binary: Any
+) -> Iterator[Any]:
+    from harness.cluster import make_cluster
+
     out = tmp_path_factory.mktemp("etcd-cluster")
-    with make_cluster(request.config.getoption("--etcd-backend"), 3, binary, out) as cluster:
+    with make_cluster(request.config.getoption("--etcd-backend"), 3, etcd_binary, out) as cluster:
         yield cluster
 
 
 @pytest.fixture
-def etcd_recorder(etcd_cluster: Any, tmp_path: Path) -> Iterator[RecordingClient]:
+def etcd_recorder(
+    etcd_cluster: Any, etcd_binary: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[RecordingClient]:
     from harness import __version__
     from harness.client.api import RecordingClient
     from harness.client.etcd import EtcdClient
@@ -85,7 +99,12 @@ def etcd_recorder(etcd_cluster: Any, tmp_path: Path) -> Iterator[RecordingClient
 
     path = tmp_path / "history.jsonl"
     header = Header(
-        tool_version=__version__, cluster=etcd_cluster.describe(), model="etcd", scenario="pytest"
+        tool_version=__version__,
+        cluster=etcd_cluster.describe(),
+        model="etcd",
+        scenario="pytest",
+        # The build, so that the check can name the known bug of that build it shows.
+        etcd_versions=[etcd_binary.version],
     )
     writer = HistoryWriter(path, header)
     clock = Clock()
@@ -94,8 +113,19 @@ def etcd_recorder(etcd_cluster: Any, tmp_path: Path) -> Iterator[RecordingClient
         yield api
         api.close()
     writer.close(EndRecord(time=clock()))
+    _keep(path, request)
     hist = read_history(str(path))
     res = check(hist, timeout=60)
     if res.verdict == "illegal":
         lines = "\n".join(f"  {a.kind}: {a.message}" for a in res.anomalies[:5])
         pytest.fail(f"etcd history is not consistent ({path}):\n{lines}", pytrace=False)
+
+
+def _keep(path: Path, request: pytest.FixtureRequest) -> None:
+    import shutil
+
+    keep = request.config.getoption("--etcd-history-dir")
+    if keep:
+        name = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in request.node.name)
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, Path(keep) / f"{name}.jsonl")

@@ -145,7 +145,11 @@ def read_plan(plan_file: Path) -> Plan:
 
 
 def reproduce_cmd(args: argparse.Namespace) -> int:
+    from harness.shrink.distilled import is_distilled, reproduce_distilled
+
     path = Path(args.dir)
+    if path.is_dir() and is_distilled(path):
+        return reproduce_distilled(path, args.out, args.etcd_version, args.etcd, args.backend)
     plan = read_plan(path / "plan.json" if path.is_dir() else path)
     if args.out is None:
         args.out = str(path.parent / f"{path.name}-reproduced") if path.is_dir() else None

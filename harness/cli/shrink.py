@@ -27,6 +27,11 @@ def register(sub: Any) -> None:
     g.add_argument("--etcd-version", metavar="V", help="etcd version (default: the plan's)")
     p.add_argument("--check-timeout", type=float, default=300.0)
     p.add_argument("--no-progress", action="store_true", help="plain lines even on a terminal")
+    p.add_argument(
+        "--no-distill",
+        action="store_true",
+        help="skip replaying the anomaly's own calls from one client; shrink the plan only",
+    )
     p.set_defaults(func=shrink_cmd)
 
 
@@ -36,6 +41,8 @@ def load(path: Path) -> tuple[Plan, dict[str, Any]]:
         raise HarnessError(f"{path}: not a run directory")
     plan = read_plan(path / "plan.json")
     summary_file = path / "summary.json"
+    if not summary_file.exists():
+        return plan, _checked_summary(path)
     try:
         summary = json.loads(summary_file.read_text())
     except OSError as exc:
@@ -45,6 +52,19 @@ def load(path: Path) -> tuple[Plan, dict[str, Any]]:
     except ValueError as exc:
         raise HarnessError(f"{summary_file}: not a summary: {exc}") from None
     return plan, summary if isinstance(summary, dict) else {}
+
+
+def _checked_summary(path: Path) -> dict[str, Any]:
+    """A directory with a plan and a history but no summary (a regression's): the
+    history's own check says what to shrink."""
+    from harness.shrink.distilled import history_of
+    from models.check import check
+
+    hist = history_of(path)
+    if hist is None:
+        raise HarnessError(f"{path}: no summary.json and no readable history.jsonl")
+    verdict = check(hist, timeout=300)
+    return {"verdict": verdict.verdict, "anomalies": verdict.anomaly_dicts(), "ops": len(hist.ops)}
 
 
 def _out_dir(args: argparse.Namespace, source: Path) -> Path:
@@ -78,14 +98,20 @@ def shrink_cmd(args: argparse.Namespace) -> int:
     if args.etcd or args.etcd_version:
         resolve(args.etcd_version, args.etcd)
     out = _out_dir(args, source)
+    budget = args.budget
+    if not args.no_distill:
+        spent = _distill(args, source, out, target)
+        if spent is None:
+            return EXIT_OK
+        budget = max(1.0, budget - spent)
     reproduce = LiveReproducer(target, out / "candidates", args.etcd_version, args.etcd, args.check_timeout)
     print(
         f"etcd-harness: shrinking {source} ({target.text()}; {summary.get('ops', '?')} ops) into {out}, "
-        f"{args.tries} tries per candidate, budget {args.budget:g} s",
+        f"{args.tries} tries per candidate, budget {budget:g} s",
         file=sys.stderr,
     )
     with Display(live=not args.no_progress and sys.stderr.isatty()) as display:
-        outcome = Search(plan, reproduce, tries=args.tries, budget=args.budget, on_event=display.update).run()
+        outcome = Search(plan, reproduce, tries=args.tries, budget=budget, on_event=display.update).run()
     record = write_output(out, outcome, source, target)
     before, after = record["original"], record["final"]
     print(
@@ -100,6 +126,36 @@ def shrink_cmd(args: argparse.Namespace) -> int:
     if outcome.stopped == "interrupted":
         return 128 + (outcome.signal or 2)
     return EXIT_VIOLATION if outcome.best_trial is None else EXIT_OK
+
+
+def _distill(args: argparse.Namespace, source: Path, out: Path, target: Any) -> float | None:
+    """Replay the anomaly's own calls first; None when that reproduced (and is written
+    out), else the seconds it took from the budget."""
+    from harness.shrink.distilled import try_distill
+    from harness.shrink.output import rate_text
+
+    def line(label: str, trial: Any, state: Any) -> None:
+        what = "reproduced" if trial.reproduced else f"not reproduced ({trial.note or '-'})"
+        best = f"best {state.best.calls()} calls" if state.best is not None else "nothing yet"
+        print(f"distill {label}: {what} in {trial.seconds:.0f} s; runs {state.runs}; {best}", file=sys.stderr)
+
+    print(f"etcd-harness: distilling the calls behind {target.text()} from {source}", file=sys.stderr)
+    result, why = try_distill(
+        source, out, target, tries=args.tries, budget=args.budget,
+        etcd_version=args.etcd_version, etcd=args.etcd, on_run=line,
+    )  # fmt: skip
+    if result is not None and result.best is not None:
+        record = json.loads((out / "shrink.json").read_text())
+        print(
+            f"DISTILLED: {record['original']['operations']} -> {record['final']['calls']} calls "
+            f"({record['final']['operations']} ops); {result.candidates} candidates in {result.runs} runs, "
+            f"{result.elapsed:.0f} s; {rate_text(result.rate)}"
+        )
+        print(f"shrunk: {out}")
+        print(f"reproduce: etcd-harness reproduce {out}   (or: pytest {out / 'test_reproduction.py'})")
+        return None
+    print(f"etcd-harness: {why}; shrinking the plan instead", file=sys.stderr)
+    return result.elapsed if result is not None else 0.0
 
 
 class Display:

@@ -11,6 +11,11 @@ its numbers (duration, fault lengths, value size, members) needs tens of runs, k
 every operation it does not remove byte-identical (client ids and the seed stay), and
 takes a retry count per candidate for flaky bugs and a time budget as a whole.
 
+Before any of that, a watch anomaly is distilled (:mod:`.distill`): the history names
+the writes, the compaction and the watch behind it, and replaying just those from one
+client (:mod:`.script`, :mod:`.replay`, :mod:`.distilled`) turns a deterministic bug that
+random traffic hits once in many runs into a test that fails every time.
+
 Modules: :mod:`.candidates` (the reductions, pure functions over plans),
 :mod:`.search` (the loop, with tries and budget and a pluggable reproducer),
 :mod:`.live` (the reproducer that runs a real cluster), :mod:`.output` (the files),

@@ -29,7 +29,7 @@ def run_dir(path: Path, summary: dict[str, object] | None, plan: bytes | None = 
         (lambda p: p / "missing", "not a run directory"),
         (lambda p: run_dir(p / "r", {"verdict": "ok", "anomalies": []}), "nothing to shrink"),
         (lambda p: run_dir(p / "r", {"verdict": "illegal"}, b"{not json"), "not a plan"),
-        (lambda p: run_dir(p / "r", None), "cannot read"),
+        (lambda p: run_dir(p / "r", None), "no summary.json and no readable history"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
