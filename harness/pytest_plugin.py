@@ -117,7 +117,7 @@ def etcd_recorder(
     hist = read_history(str(path))
     res = check(hist, timeout=60)
     if res.verdict == "illegal":
-        lines = "\n".join(f"  {a.kind}: {a.message}" for a in res.anomalies[:5])
+        lines = "\n".join(f"  {a.kind}: {a.message}{_bug(a.details)}" for a in res.anomalies[:5])
         pytest.fail(f"etcd history is not consistent ({path}):\n{lines}", pytrace=False)
 
 
@@ -129,3 +129,8 @@ def _keep(path: Path, request: pytest.FixtureRequest) -> None:
         name = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in request.node.name)
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, Path(keep) / f"{name}.jsonl")
+
+
+def _bug(details: dict[str, Any]) -> str:
+    bug = details.get("known_bug") or {}
+    return f" (known bug {bug['id']}, fixed in {bug.get('fixed_in', '?')})" if bug.get("id") else ""

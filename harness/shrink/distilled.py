@@ -12,7 +12,7 @@ from typing import Any
 
 from harness.shrink.distill import distill
 from harness.shrink.live import Target
-from harness.shrink.output import rate_text
+from harness.shrink.output import rate_record, rate_text
 from harness.shrink.replay import Distilled, ScriptReproducer, ScriptSearch
 from harness.shrink.search import Trial
 from models.history import History
@@ -97,11 +97,7 @@ def write_distilled(
         "candidates": result.candidates,
         "runs": result.runs,
         "seconds": round(result.elapsed, 1),
-        "reproduction_rate": {
-            "reproduced": result.rate[0] if result.rate else None,
-            "runs": result.rate[1] if result.rate else None,
-            "text": rate,
-        },
+        "reproduction_rate": rate_record(result.rate),
     }
     (out / "shrink.json").write_text(json.dumps(record, indent=2) + "\n")
     (out / "reproduction.txt").write_text(_describe(record, result, checked))

@@ -32,6 +32,15 @@ def rate_text(rate: tuple[int, int] | None) -> str:
     return f"reproduced {rate[0]} of {rate[1]}"
 
 
+def rate_record(rate: tuple[int, int] | None) -> dict[str, Any]:
+    """shrink.json's ``reproduction_rate``."""
+    return {
+        "reproduced": rate[0] if rate else None,
+        "runs": rate[1] if rate else None,
+        "text": rate_text(rate),
+    }
+
+
 def figures(plan: Plan, ops: int | None) -> dict[str, Any]:
     return {
         "operations": ops,
@@ -66,11 +75,7 @@ def write_output(out: Path, outcome: Outcome, source: Path, target: Target) -> d
         "kept": outcome.kept,
         "stopped": outcome.stopped,
         "seconds": round(outcome.elapsed, 1),
-        "reproduction_rate": {
-            "reproduced": outcome.rate[0] if outcome.rate else None,
-            "runs": outcome.rate[1] if outcome.rate else None,
-            "text": rate_text(outcome.rate),
-        },
+        "reproduction_rate": rate_record(outcome.rate),
     }
     (out / "shrink.json").write_text(json.dumps(record, indent=2) + "\n")
     hist = _history(out / "history.jsonl")

@@ -29,6 +29,9 @@ RUN_TIMEOUT = 180.0
 
 @dataclass
 class ScriptReproducer:
+    """Runs a distilled script's test file in ``root/<label>``, on the build and backend
+    of the run it came from."""
+
     target: Target
     root: Path
     etcd_version: str | None = None
