@@ -7,7 +7,8 @@ a child process of its own per mode (so each reading is that check's own peak RS
 under ``--max-memory`` and ``--timeout``: a check that does not fit ends ``unknown``
 with the budget named. ``--modes stream`` skips the full check (it needs ~7 KB/op).
 
-    python -m bench.speed.check_stream [--sizes 100000,1000000] [--modes full,stream] [--max-memory 2G]
+    python -m bench.speed.check_stream [--sizes 100000,1000000] [--modes full,stream] [--mix kv|kubernetes]
+        [--max-memory 2G] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 from harness.history.jsonl import write_history
+from tests.common.sim_mixes import kubernetes
 from tests.common.simulator import SimConfig, simulate
 
 
@@ -28,13 +30,16 @@ def check_in_child(
     path: Path, stream: bool, max_memory: str, timeout: float
 ) -> tuple[dict[str, object], float, int]:
     """(the check's JSON line, seconds, peak RSS bytes of that child alone)."""
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child forked from
+    # this process (which holds the simulated history) would report this one's peak.
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "from harness.cli import main\n"
         "try:\n"
         "    rc = main(sys.argv[1:])\n"
         "finally:\n"
-        "    print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "    hwm = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM:')]\n"
+        "    print('PEAK', hwm[0].split()[1], file=sys.stderr)\n"
         "sys.exit(rc)\n"
     )
     args = ["check", "--json", "--max-memory", max_memory, "--timeout", str(timeout)]
@@ -52,10 +57,16 @@ def check_in_child(
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="100000,1000000", help="operations per history")
+    ap.add_argument("--mix", default="kv", choices=["kv", "kubernetes"], help="the simulator's request mix")
     ap.add_argument("--modes", default="full,stream", help="full, stream or both")
     ap.add_argument("--max-memory", default="2G")
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="write the histories here and keep them (default: a temporary directory)",
+    )
     args = ap.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     modes = [m.strip() for m in args.modes.split(",")]
@@ -63,8 +74,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="etcd-check-stream-") as tmp:
         for n in sizes:
             t0 = time.monotonic()
-            path = Path(tmp) / f"h{n}.jsonl"
-            write_history(path, simulate(SimConfig(seed=args.seed, ops=n, watches=4, keys=20)).history)
+            path = Path(args.keep or tmp) / f"h{n}-{args.mix}-{args.seed}.jsonl"
+            if not path.exists():
+                mix = kubernetes if args.mix == "kubernetes" else None
+                cfg = SimConfig(seed=args.seed, ops=n, watches=4, keys=20, mix=mix)
+                write_history(path, simulate(cfg).history)
             sim_s = time.monotonic() - t0
             for mode in modes:
                 result, check_s, peak = check_in_child(path, mode == "stream", args.max_memory, args.timeout)
@@ -76,7 +90,8 @@ def main() -> int:
                     f"{peak / 1e6:>12.0f}  {verdict}",
                     flush=True,
                 )
-            path.unlink()
+            if not args.keep:
+                path.unlink()
     return 0
 
 

@@ -125,8 +125,7 @@ class _Stream:
             len(ops) + len(self.windows.buffer) + len(self.replay.previous) + len(self.replay.unknown_pool)
         )
         self.stats["max_retained_ops"] = max(self.stats["max_retained_ops"], retained)
-        remaining = None if self.deadline is None else max(0.001, self.deadline - time.monotonic())
-        outcome = self.replay.check(ops, remaining)
+        outcome = self.replay.check(ops, self.deadline)
         if outcome.verdict != "ok":
             self.failed, self.failed_at = outcome, self.windows.closed_at
             self.windows.buffer = []

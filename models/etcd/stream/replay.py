@@ -10,17 +10,18 @@ a read of every key pinned, or else the window is ``unknown``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from models.anomaly import Anomaly
 from models.etcd.observations import Observations
-from models.etcd.requests import WRITE_KINDS, header_revision, is_serializable_read, writes_of
+from models.etcd.requests import WRITE_KINDS, header_revision, is_serializable_read, put_values, writes_of
 from models.etcd.revisions import RevisionResult, check_revisions
 from models.etcd.revisions.claims import UNPLACED
 from models.etcd.revisions.gaps import pinned_revisions
-from models.etcd.state import ALL_KEYS, Store, kv_from_dict
+from models.etcd.state import ALL_KEYS, Store, in_range, kv_from_dict
 from models.operation import Operation
 
 
@@ -34,16 +35,20 @@ def placed_revision(op: Operation) -> int | None:
     return header_revision(op.output)
 
 
-def pinned_state(op: Operation) -> tuple[int, list[Any]] | None:
-    """(revision, kvs) when ``op`` is a linearizable read of every key at the current
-    revision, whole: the state at that revision, whatever order led there."""
+def pinned_state(op: Operation, written: set[str]) -> tuple[int, list[Any]] | None:
+    """(revision, kvs) when ``op`` is a linearizable read, whole, at the current revision,
+    of a range holding every key any write named (``written``): the state at that
+    revision, whatever order led there (a list of the prefix all keys share will do)."""
     inp, out = op.input, op.output
     if op.status != "ok" or inp.get("kind") != "range" or not isinstance(out, dict) or out.get("error"):
         return None
-    if inp.get("key") not in ("", "\x00") or inp.get("range_end") != ALL_KEYS or inp.get("revision"):
+    start, end = inp.get("key"), inp.get("range_end")
+    if not isinstance(start, str) or not end or inp.get("revision"):
         return None
     filters = ("limit", "keys_only", "count_only", "serializable", "min_mod_revision", "max_mod_revision")
     if any(inp.get(f) for f in (*filters, "min_create_revision", "max_create_revision")):
+        return None
+    if not (start in ("", "\x00") and end == ALL_KEYS) and not all(in_range(k, start, end) for k in written):
         return None
     rev = header_revision(out)
     return (rev, [kv_from_dict(d) for d in out.get("kvs") or []]) if rev else None
@@ -69,7 +74,8 @@ def _unknown_write(op: Operation) -> bool:
     return op.status == "unknown" and op.input.get("kind") in WRITE_KINDS
 
 
-def _replay(ops: list[Operation], seed: Store, timeout: float | None) -> RevisionResult:
+def _replay(ops: list[Operation], seed: Store, deadline: float | None) -> RevisionResult:
+    timeout = None if deadline is None else max(0.001, deadline - time.monotonic())
     return check_revisions(
         ops, Observations.of(ops, ()), strict=False, timeout=timeout, seed=seed, placement_checks=False
     )
@@ -100,21 +106,24 @@ class WindowReplay:
     previous_base: int = 1
     unchecked_old_reads: int = 0
     snapshot: _Snapshot | None = None
+    #: every key a write (of any outcome) named: what a read must cover to pin a state
+    written: set[str] = field(default_factory=set)
     stats: dict[str, int] = field(default_factory=dict)
 
     def add_unknown(self, op: Operation) -> None:
         if _unknown_write(op):
+            self.written.update(k for k, _ in put_values(op.input))
             self.carried[op.id] = op
             self.unknown_pool.append(op)
 
-    def check(self, window: Sequence[Operation], timeout: float | None) -> Outcome:
+    def check(self, window: Sequence[Operation], deadline: float | None) -> Outcome:
         early = self._before_base(window)
         if early:
             return Outcome("illegal", early)
         snap = _Snapshot(self.store.copy(), dict(self.carried), len(self.unknown_pool), self.base)
         ops = self._admit(window, self.store.revision)
         ops += self.carried.values()
-        result = _replay(ops, self.store, timeout)
+        result = _replay(ops, self.store, deadline)
         if result.verdict == "ok":
             self._settle(window, result, snap)
             return Outcome("ok")
@@ -130,7 +139,7 @@ class WindowReplay:
             ops += before.carried.values()
             ops += self.unknown_pool[before.pool :]
             self.store = before.store
-            joint = _replay(ops, self.store, timeout)
+            joint = _replay(ops, self.store, deadline)
             if joint.verdict == "ok":
                 self.carried = {op.id: op for op in ops if _unknown_write(op)}
                 self.base = before.base
@@ -139,7 +148,7 @@ class WindowReplay:
                 return Outcome("ok")
             if before.base == 1 and joint.verdict == "illegal":
                 return Outcome("illegal", joint.anomalies)
-        return self._confirm(window, result, timeout)
+        return self._confirm(window, result, deadline)
 
     def _admit(self, window: Sequence[Operation], revision: int) -> list[Operation]:
         """The window's operations but its unknown writes (carried from now on) and the
@@ -147,6 +156,7 @@ class WindowReplay:
         keep_from = revision - self.retain if self.base > 1 else 0
         ops: list[Operation] = []
         for op in window:
+            self.written.update(k for k, _ in put_values(op.input))
             if _below(op, keep_from):
                 self.unchecked_old_reads += 1
             elif _unknown_write(op):
@@ -194,14 +204,17 @@ class WindowReplay:
         self.stats["max_window_ops"] = max(self.stats.get("max_window_ops", 0), len(window))
         self.stats["max_store_versions"] = max(self.stats.get("max_store_versions", 0), self.store.versions())
 
-    def _confirm(self, window: Sequence[Operation], failed: RevisionResult, timeout: float | None) -> Outcome:
+    def _confirm(
+        self, window: Sequence[Operation], failed: RevisionResult, deadline: float | None
+    ) -> Outcome:
         """Replay again from the latest state a read of every key pinned below the
         failure, with every unknown write ever seen as a candidate and only the
         operations at or above that revision: a relaxation of every order the full
         check could choose, so a failure here is one there too."""
         rf = max((int(a.details.get("revision", 0)) for a in failed.anomalies), default=0)
         seeds: list[tuple[int, list[Any]]] = [(1, [])] if self.previous_base == 1 else []
-        seeds += [s for s in map(pinned_state, [*self.previous, *window]) if s is not None]
+        pins = (pinned_state(op, self.written) for op in [*self.previous, *window])
+        seeds += [s for s in pins if s is not None]
         seeds = [s for s in seeds if self.previous_base <= s[0] < rf]
         if not seeds:
             why = "no read of every key in this window or the one before pins a state below it"
@@ -217,7 +230,7 @@ class WindowReplay:
             ops.append(op)
         ops += self.unknown_pool
         seed = Store.seeded(p, [kv for kv in kvs if kv is not None])
-        again = _replay(ops, seed, timeout)
+        again = _replay(ops, seed, deadline)
         if again.verdict == "illegal":
             return Outcome("illegal", again.anomalies)
         why = f"a replay from the state read at revision {p} with every unknown write explains it"

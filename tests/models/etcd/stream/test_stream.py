@@ -15,6 +15,7 @@ from models.etcd.check import check_history
 from models.etcd.stream import check_stream
 from models.history import History, OpRecord
 from models.verdict import Verdict
+from tests.common.sim_mixes import kubernetes
 from tests.common.simulator import MS, SimConfig, SimResult, simulate
 from tests.models.etcd.test_properties import (
     _replace_op,
@@ -40,8 +41,8 @@ def streamed(h: History, window: int = WINDOW) -> Verdict:
     return check_stream(records(h), window=window, lag=LAG)
 
 
-def sim(seed: int, ops: int = 3000, unknown_rate: float = 0.005) -> SimResult:
-    return simulate(SimConfig(seed=seed, ops=ops, keys=8, watches=2, unknown_rate=unknown_rate))
+def sim(seed: int, ops: int = 3000, unknown_rate: float = 0.005, mix: Any = None) -> SimResult:
+    return simulate(SimConfig(seed=seed, ops=ops, keys=8, watches=2, unknown_rate=unknown_rate, mix=mix))
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -52,6 +53,30 @@ def test_correct_histories_pass_in_many_windows(seed: int, unknown_rate: float) 
     assert full.verdict == "ok"
     assert v.verdict == "ok", v.reason or v.summary()
     assert v.stats["windows"] >= 5
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_kubernetes_mix_passes(seed: int) -> None:
+    h = sim(seed, unknown_rate=0.02, mix=kubernetes).history
+    assert check_history(h).verdict == "ok"
+    v = streamed(h)
+    assert v.verdict == "ok", v.reason or v.summary()
+    assert v.stats["windows"] >= 5
+
+
+@pytest.mark.parametrize("mutate", [stale_read, "wrong_value"])
+def test_kubernetes_mix_anomalies_are_found(mutate: Any) -> None:
+    """No read of every key there: a confirmation pins the state by a list of the
+    prefix every written key is under."""
+    mutate = wrong_value if mutate == "wrong_value" else mutate
+    found = 0
+    for seed in range(8):
+        bad = mutate(sim(seed, mix=kubernetes), random.Random(seed))
+        assert bad is not None and check_history(bad).verdict == "illegal"
+        v = streamed(bad)
+        assert v.verdict != "ok", f"seed {seed}"
+        found += v.verdict == "illegal"
+    assert found >= 6, found
 
 
 def wrong_value(s: SimResult, rng: random.Random) -> History | None:
