@@ -77,8 +77,30 @@ def _unknown_write(op: Operation) -> bool:
 def _replay(ops: list[Operation], seed: Store, deadline: float | None) -> RevisionResult:
     timeout = None if deadline is None else max(0.001, deadline - time.monotonic())
     return check_revisions(
-        ops, Observations.of(ops, ()), strict=False, timeout=timeout, seed=seed, placement_checks=False
+        ops,
+        Observations.of(ops, ()),
+        strict=False,
+        timeout=timeout,
+        budget=_budget(ops, seed.revision),
+        seed=seed,
+        placement_checks=False,
     )
+
+
+def _budget(ops: list[Operation], base: int) -> int:
+    """The full check's step budget for the window's revisions, plus a look at every
+    candidate for every gap, twice: the unknown writes that never applied stay
+    candidates for good, so a late window's gaps have thousands to look through, and
+    the full check's budget per revision would end a long history ``unknown``."""
+    top, acked, unknown = base, 0, 0
+    for op in ops:
+        rev = placed_revision(op)
+        if rev is not None:
+            top = max(top, rev)
+            acked += bool(writes_of(op.input, op.output))
+        unknown += _unknown_write(op)
+    gaps = max(0, top - base - acked)
+    return 20 * (top - base) + 50_000 + 2 * gaps * unknown
 
 
 @dataclass
