@@ -50,6 +50,14 @@ class Checked(NamedTuple):
             out["reason"] = v.reason
         if v.stats.get("streaming_not_checked"):
             out["not_checked"] = v.stats["streaming_not_checked"]
+            kept = (
+                "windows",
+                "max_window_ops",
+                "max_retained_ops",
+                "max_store_versions",
+                "carried_unknown_writes",
+            )
+            out["stream"] = {k: v.stats[k] for k in kept if k in v.stats}
         if self.warnings:
             out["warnings"] = self.warnings
         return out
