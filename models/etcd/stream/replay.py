@@ -89,7 +89,7 @@ def _replay(ops: list[Operation], seed: Store, deadline: float | None) -> Revisi
 
 def _budget(ops: list[Operation], base: int) -> int:
     """The full check's step budget for the window's revisions, plus a look at every
-    candidate for every gap, twice: the unknown writes that never applied stay
+    candidate for every gap, eight times over: the unknown writes that never applied stay
     candidates for good, so a late window's gaps have thousands to look through, and
     the full check's budget per revision would end a long history ``unknown``."""
     top, acked, unknown = base, 0, 0
@@ -100,7 +100,7 @@ def _budget(ops: list[Operation], base: int) -> int:
             acked += bool(writes_of(op.input, op.output))
         unknown += _unknown_write(op)
     gaps = max(0, top - base - acked)
-    return 20 * (top - base) + 50_000 + 2 * gaps * unknown
+    return 20 * (top - base) + 50_000 + 8 * gaps * unknown
 
 
 @dataclass
