@@ -74,14 +74,14 @@ def _unknown_write(op: Operation) -> bool:
     return op.status == "unknown" and op.input.get("kind") in WRITE_KINDS
 
 
-def _replay(ops: list[Operation], seed: Store, deadline: float | None) -> RevisionResult:
+def _replay(ops: list[Operation], seed: Store, deadline: float | None, spare: int = 0) -> RevisionResult:
     timeout = None if deadline is None else max(0.001, deadline - time.monotonic())
     return check_revisions(
         ops,
         Observations.of(ops, ()),
         strict=False,
         timeout=timeout,
-        budget=_budget(ops, seed.revision),
+        budget=_budget(ops, seed.revision) + spare,
         seed=seed,
         placement_checks=False,
     )
@@ -128,6 +128,8 @@ class WindowReplay:
     previous_base: int = 1
     unchecked_old_reads: int = 0
     snapshot: _Snapshot | None = None
+    #: steps earlier windows left of their budget
+    spare: int = 0
     #: every key a write (of any outcome) named: what a read must cover to pin a state
     written: set[str] = field(default_factory=set)
     stats: dict[str, int] = field(default_factory=dict)
@@ -145,8 +147,13 @@ class WindowReplay:
         snap = _Snapshot(self.store.copy(), dict(self.carried), len(self.unknown_pool), self.base)
         ops = self._admit(window, self.store.revision)
         ops += self.carried.values()
-        result = _replay(ops, self.store, deadline)
+        budget = _budget(ops, self.store.revision) + self.spare
+        result = _replay(ops, self.store, deadline, self.spare)
         if result.verdict == "ok":
+            # What a window leaves of its budget goes to the next ones: the full check's
+            # budget is one for the whole history, and a hard window should not end a
+            # long history unknown when it fits the budget the full check would have.
+            self.spare = max(0, budget - int(result.stats.get("steps", 0)))
             self._settle(window, result, snap)
             return Outcome("ok")
         if result.verdict == "unknown":
