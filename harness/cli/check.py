@@ -12,11 +12,13 @@ from harness.cli.errors import internal_error_line
 from harness.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION, HarnessError
 from harness.history.errors import HistoryError, LoadTimeout
 from harness.history.importers import FORMATS, load_history
+from harness.history.stream import HistoryStream
 from harness.report.evidence import is_search_witness, witness
 from harness.report.explain import explain
 from harness.report.summary import member_labels, time_unit
 from harness.watchdog import BudgetExceeded, Watchdog, parse_size
 from models.check import check
+from models.etcd.stream import check_stream
 from models.history import History
 from models.registry import MODELS, UnknownModel
 from models.schema import SchemaError
@@ -46,6 +48,16 @@ class Checked(NamedTuple):
             out["anomalies"] = anomalies
         if v.reason:
             out["reason"] = v.reason
+        if v.stats.get("streaming_not_checked"):
+            out["not_checked"] = v.stats["streaming_not_checked"]
+            kept = (
+                "windows",
+                "max_window_ops",
+                "max_retained_ops",
+                "max_store_versions",
+                "carried_unknown_writes",
+            )
+            out["stream"] = {k: v.stats[k] for k in kept if k in v.stats}
         if self.warnings:
             out["warnings"] = self.warnings
         return out
@@ -101,6 +113,13 @@ def register(sub: Any) -> None:
         help="stop a file's reading or check (then: unknown) when the process's RSS passes SIZE (2G, 500M)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per file per line")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="etcd JSONL histories: check window by window in bounded memory; checks linearizability "
+        "only (the verdict's stats name what it leaves out)",
+    )
+    p.add_argument("--window", type=int, default=20_000, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
 
@@ -122,6 +141,27 @@ def check_file(hist: History, args: argparse.Namespace, deadline: float) -> Chec
     return Checked(hist.path or "-", verdict, elapsed_ms, lines, hist.warnings)
 
 
+def _check_streamed(path: str, args: argparse.Namespace, deadline: float) -> Checked:
+    """``--stream``: the history is read and checked as it comes (:mod:`models.etcd.stream`);
+    only the header and the warnings are kept, so nothing is left to explain from."""
+    started = time.monotonic()
+    if args.format not in ("auto", "jsonl"):
+        raise HarnessError(f"--stream reads JSONL histories, not {args.format}")
+    stream = HistoryStream(path, model=args.model, deadline=deadline)
+    try:
+        model = args.model or stream.hist.header.model or "etcd"
+        if model != "etcd":
+            raise HarnessError(f"{path}: --stream checks etcd histories, not {model}")
+        verdict = check_stream(stream.records(), window=args.window, timeout=max(0.0, deadline - started))
+    finally:
+        stream.close()
+    for warning in stream.hist.warnings:
+        print(f"etcd-harness: warning: {warning}", file=sys.stderr)
+    elapsed_ms = (time.monotonic() - started) * 1000
+    lines = [a.message for a in verdict.anomalies]
+    return Checked(path, verdict, elapsed_ms, lines, stream.hist.warnings)
+
+
 def _check_one(path: str, args: argparse.Namespace) -> tuple[Checked | None, str]:
     """One file read and checked within its budgets: (result, "") or (None, "bad" or
     "internal"). The watchdog is the backstop of the reader's and the search's own
@@ -131,6 +171,9 @@ def _check_one(path: str, args: argparse.Namespace) -> tuple[Checked | None, str
     phase = "reading"
     try:
         with Watchdog(timeout=args.timeout + 0.5, max_rss=args.max_memory):
+            if args.stream:
+                phase = "reading and checking"
+                return _check_streamed(path, args, deadline), ""
             hist = load_history(path, args.format, model=args.model, deadline=deadline)
             for warning in hist.warnings:
                 print(f"etcd-harness: warning: {warning}", file=sys.stderr)

@@ -208,6 +208,50 @@ class Store:
         """Drop the undo log once no backtracking can reach it (bounds memory)."""
         self._undo.clear()
 
+    def forget_before(self, rev: int) -> None:
+        """Drop the versions reads at ``rev`` or later no longer need (a streamed check
+        keeps a bounded past): per key the latest one at or before ``rev`` and all
+        later; a key deleted by then goes. Reads below ``rev`` are then wrong, so the
+        caller must no longer ask them."""
+        self._undo.clear()
+        for key in list(self._keys):
+            revs, vals = self._revs[key], self._vals[key]
+            i = bisect_right(revs, rev) - 1
+            if i > 0:
+                del revs[:i], vals[:i]
+            if len(revs) == 1 and vals[0] is None and revs[0] <= rev:
+                del self._revs[key], self._vals[key]
+        self._keys = sorted(self._revs)
+
+    @classmethod
+    def seeded(cls, revision: int, kvs: Iterable[KV], *, lease_check: bool = False) -> Store:
+        """A store whose state at ``revision`` is ``kvs`` (what a read of every key
+        showed), with no past before it: only reads at ``revision`` or later are right."""
+        store = cls(lease_check=lease_check)
+        for kv in sorted(kvs, key=lambda k: k.key):
+            store._revs[kv.key] = [kv.mod_revision]
+            store._vals[kv.key] = [kv]
+            store._keys.append(kv.key)
+        store.revision = revision
+        return store
+
+    def copy(self) -> Store:
+        """An independent store in the same state (without the undo log)."""
+        other = Store(lease_check=self.lease_check)
+        other._revs = {k: list(v) for k, v in self._revs.items()}
+        other._vals = {k: list(v) for k, v in self._vals.items()}
+        other._keys = list(self._keys)
+        other.revision, other.compact_revision, other.leases = (
+            self.revision,
+            self.compact_revision,
+            set(self.leases),
+        )
+        return other
+
+    def versions(self) -> int:
+        """How many key versions the store holds (what a streamed check must bound)."""
+        return sum(len(v) for v in self._revs.values())
+
 
 class StoreView:
     """A :class:`Store` seen as of revision ``rev``: reads at 0 or above it are capped."""

@@ -18,7 +18,9 @@ import heapq
 import random
 import zlib
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from models.etcd.requests import Result, apply
@@ -69,6 +71,8 @@ class SimConfig:
     #: flight then loses its response (unknown outcome) though it applied, which leaves
     #: runs of consecutive revisions that no acknowledged write explains.
     crashes: int = 0
+    #: Another request mix: (rng, store, keys, op id) -> input (tests/common/sim_mixes.py).
+    mix: Callable[[random.Random, Store, list[str], int], dict[str, Any]] | None = None
 
 
 @dataclass
@@ -121,6 +125,8 @@ def simulate(cfg: SimConfig) -> SimResult:
         return rng.choice(keys)
 
     def make_input(c: int, opid: int) -> dict[str, Any]:
+        if cfg.mix is not None:
+            return cfg.mix(rng, store, keys, opid)
         x = rng.random()
         seen = client_seen[c]
         if x < cfg.compact_rate:
@@ -334,6 +340,10 @@ def _watches(
 ) -> list[WatchRecord]:
     out: list[WatchRecord] = []
     client_base = 1000
+    # The highest compaction by each instant, by bisection: a scan per revision made
+    # a million-operation history take hours.
+    compact_at = [ct for ct, _ in compact_time]
+    compact_max = list(accumulate((cr for _, cr in compact_time), max))
     for w in range(cfg.watches):
         member = rng.choice(cfg.members)
         created = rng.randrange(0, max(1, end_time // 2))
@@ -388,7 +398,8 @@ def _watches(
             t_next = max(t, rev_time[r]) + rng.randrange(1, MS)
             # etcd reads prev_kv at r - 1 when it sends the event and leaves it out
             # once that revision is compacted.
-            compacted = max((cr for ct, cr in compact_time if ct <= t_next), default=0)
+            i = bisect_right(compact_at, t_next)
+            compacted = compact_max[i - 1] if i else 0
             evs = []
             for k, kv in rev_changes[r]:
                 if not in_range(k, key, end):

@@ -64,6 +64,8 @@ def check_revisions(
     strict: bool = True,
     timeout: float | None = None,
     budget: int | None = None,
+    seed: Store | None = None,
+    placement_checks: bool = True,
 ) -> RevisionResult:
     """Decide linearizability of the etcd operations ``ops``.
 
@@ -72,16 +74,22 @@ def check_revisions(
     exactly as linearizable reads (they are etcd guarantees too, so the verdict stays
     exact); without, they only order candidates, so that a history whose watches are
     wrong still gets an assignment the watch checker can then blame.
+
+    ``seed``: a store at some revision B to replay on from (a window of a streamed
+    history, :mod:`models.etcd.stream`); the per-revision lists then start at B (index
+    ``i`` is revision ``i + B - 1``). ``placement_checks`` False leaves out the lease
+    and compaction checks, which need the grants and compactions of the whole history.
     """
     started = time.monotonic()
     obs = observations if observations is not None else Observations.of(ops, ())
-    claims, anomalies = claim(ops, obs.event_revisions)
+    base = seed.revision if seed is not None else 1
+    claims, anomalies = claim(ops, obs.event_revisions, base)
     n = claims.max_revision
     if anomalies:
         return RevisionResult(
             "illegal", anomalies, max_revision=n, stats={"elapsed": time.monotonic() - started}
         )
-    bounds = TimeBounds.of(claims, n)
+    bounds = TimeBounds.of(claims, n, base)
     crossing = bounds.crossing(n, claims.by_id)
     if crossing is not None:
         stats = {"elapsed": time.monotonic() - started}
@@ -95,7 +103,8 @@ def check_revisions(
         strict,
         read_at=read_revisions(ops),
     )
-    search = RevisionSearch(claims, gaps, n, budget=budget, deadline=started + timeout if timeout else None)
+    deadline = started + timeout if timeout else None
+    search = RevisionSearch(claims, gaps, n, budget=budget, deadline=deadline, seed=seed)
     verdict, reason = search.run(timeout)
     result = RevisionResult(
         verdict,
@@ -110,7 +119,7 @@ def check_revisions(
     )
     if verdict == "illegal":
         result.anomalies.append(search.failure_anomaly())
-    elif verdict == "ok":
+    elif verdict == "ok" and placement_checks:
         result.anomalies += check_leases(ops, claims, search.writers, search.changes_at, bounds.hi)
         result.anomalies += check_compaction(ops, claims)
         if result.anomalies:
@@ -125,7 +134,11 @@ def _stats(claims: Claims, search: RevisionSearch, n: int, elapsed: float, reaso
         "revisions": n,
         "acknowledged_writes": len(claims.fixed),
         "unknown_writes": len(claims.unknown),
-        "gaps_filled": sum(1 for i in range(2, n + 1) if i not in claims.fixed and writers[i] is not None),
+        "gaps_filled": sum(
+            1
+            for i in range(search.base + 1, n + 1)
+            if i not in claims.fixed and writers[i - search.off] is not None
+        ),
         "steps": search.steps,
         "backtracks": search.backtracks,
         "memo_hits": search.memo_hits,

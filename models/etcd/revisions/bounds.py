@@ -30,10 +30,14 @@ class TimeBounds:
     hi: list[int]
     lo_src: list[int | None]
     hi_src: list[int | None]
+    #: index ``i`` holds revision ``i + off``: a window of a streamed history starts
+    #: at its base revision, and its arrays must not grow with the revisions before
+    off: int = 0
 
     @classmethod
-    def of(cls, claims: Claims, n: int) -> TimeBounds:
-        b = cls([NEG] * (n + 2), [INFINITY] * (n + 2), [None] * (n + 2), [None] * (n + 2))
+    def of(cls, claims: Claims, n: int, base: int = 1) -> TimeBounds:
+        size = n + 2 - (base - 1)
+        b = cls([NEG] * size, [INFINITY] * size, [None] * size, [None] * size, base - 1)
         for r, op in claims.fixed.items():
             b._at_least(r, op.call, op, n)
             b._at_most(r, op.effective_return, op)
@@ -46,43 +50,47 @@ class TimeBounds:
         for op in claims.errors:
             if op.output.get("error") == "future_revision" and op.input.get("kind") in ("range", "compact"):
                 rr = int(op.input.get("revision") or 0)
-                if 1 < rr <= n:
+                if max(1, b.off) < rr <= n:
                     b._at_least(rr, op.call, op, n)
         b._propagate(n)
         return b
 
     def _at_least(self, r: int, t: int, op: Operation, n: int) -> None:
-        if r <= n and t > self.lo[r]:
-            self.lo[r] = t
-            self.lo_src[r] = op.id
+        i = r - self.off
+        if r <= n and i > 0 and t > self.lo[i]:
+            self.lo[i] = t
+            self.lo_src[i] = op.id
 
     def _at_most(self, r: int, t: int, op: Operation) -> None:
-        if t < self.hi[r]:
-            self.hi[r] = t
-            self.hi_src[r] = op.id
+        i = r - self.off
+        if i > 0 and t < self.hi[i]:
+            self.hi[i] = t
+            self.hi_src[i] = op.id
 
     def _propagate(self, n: int) -> None:
         lo, hi = self.lo, self.hi
-        for r in range(1, n + 1):
-            if lo[r - 1] > lo[r]:
-                lo[r] = lo[r - 1]
-                self.lo_src[r] = self.lo_src[r - 1]
-        for r in range(n - 1, 0, -1):
-            if hi[r + 1] < hi[r]:
-                hi[r] = hi[r + 1]
-                self.hi_src[r] = self.hi_src[r + 1]
+        top = n - self.off
+        for i in range(1, top + 1):
+            if lo[i - 1] > lo[i]:
+                lo[i] = lo[i - 1]
+                self.lo_src[i] = self.lo_src[i - 1]
+        for i in range(top - 1, 0, -1):
+            if hi[i + 1] < hi[i]:
+                hi[i] = hi[i + 1]
+                self.hi_src[i] = self.hi_src[i + 1]
 
     def crossing(self, n: int, by_id: dict[int, Operation]) -> Anomaly | None:
         """The first revision that must be committed after one operation was called but
         before another returned, which returned first."""
-        for r in range(1, n + 1):
-            if self.lo[r] > self.hi[r]:
-                a, b = by_id[self.lo_src[r]], by_id[self.hi_src[r]]  # type: ignore[index]
+        for i in range(1, n - self.off + 1):
+            if self.lo[i] > self.hi[i]:
+                r = i + self.off
+                a, b = by_id[self.lo_src[i]], by_id[self.hi_src[i]]  # type: ignore[index]
                 return Anomaly(
                     "non-linearizable",
                     f"revision {r} must be committed after op {a.id} was called ({describe(a.input, a.output)}) "
                     f"but before op {b.id} returned ({describe(b.input, b.output)}), which returned first",
                     [a.id, b.id],
-                    details={"revision": r, "after": self.lo[r], "before": self.hi[r]},
+                    details={"revision": r, "after": self.lo[i], "before": self.hi[i]},
                 )
         return None

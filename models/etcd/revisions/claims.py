@@ -40,6 +40,7 @@ class Claims:
     #: the highest revision a response header (not a watch event) reported
     highest_header: int = 1
     ignored: int = 0
+    base: int = 1
 
     def creators(self) -> int:
         """How many revisions all writes together can create."""
@@ -51,10 +52,13 @@ class Claims:
 UNPLACED = frozenset({"defragment", "lease_keepalive", "lease_timetolive"})
 
 
-def claim(ops: Sequence[Operation], extra_revisions: Iterable[int] = ()) -> tuple[Claims, list[Anomaly]]:
+def claim(
+    ops: Sequence[Operation], extra_revisions: Iterable[int] = (), base: int = 1
+) -> tuple[Claims, list[Anomaly]]:
     """The claims of ``ops``, and the anomalies no order can explain (a revision claimed
-    twice, below 2, a header missing, a revision beyond what the writes can reach)."""
-    c = Claims({op.id: op for op in ops})
+    twice, below 2, a header missing, a revision beyond what the writes can reach).
+    ``base``: the revision the operations start from (a window of a streamed history)."""
+    c = Claims({op.id: op for op in ops}, max_revision=base, base=base)
     anomalies: list[Anomaly] = []
     for op in ops:
         kind = op.input.get("kind")
@@ -68,7 +72,7 @@ def claim(ops: Sequence[Operation], extra_revisions: Iterable[int] = ()) -> tupl
     c.highest_header = c.max_revision
     for r in extra_revisions:
         c.max_revision = max(c.max_revision, r)
-    if c.max_revision > 1 + c.creators():
+    if c.max_revision > c.base + c.creators():
         anomalies.append(_unreachable(c))
     return c, anomalies
 
@@ -121,6 +125,6 @@ def _unreachable(c: Claims) -> Anomaly:
     return Anomaly(
         "non-linearizable",
         f"revision {c.max_revision} was observed ({src}), but the history's {n} writes can create "
-        f"revisions up to {1 + n} only",
+        f"revisions up to {c.base + n} only",
         details={"revision": c.max_revision, "writes": n},
     )

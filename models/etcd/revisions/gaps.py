@@ -133,7 +133,7 @@ class Gaps:
         """The writes to try at ``r``, in order, and how many of the first ones must fit
         every observation there (watch events included): the list then holds them twice,
         first for the strict pass, then for the rest."""
-        hi = self.bounds.hi[r]
+        hi = self.bounds.hi[r - self.bounds.off]
         first = [op for op in self.claims.revokes.get(r, ()) if r not in self.claims.fixed and op.call <= hi]
         at_r, unnamed, elsewhere = [], [], []
         for op in self.claims.unknown:

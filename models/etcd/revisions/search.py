@@ -57,18 +57,31 @@ class Failure(NamedTuple):
 class RevisionSearch:
     """The replay with its choice points: all its state is here, none in closures."""
 
-    def __init__(self, claims: Claims, gaps: Gaps, n: int, *, budget: int | None, deadline: float | None):
+    def __init__(
+        self,
+        claims: Claims,
+        gaps: Gaps,
+        n: int,
+        *,
+        budget: int | None,
+        deadline: float | None,
+        seed: Store | None = None,
+    ):
         self.claims = claims
         self.gaps = gaps
         self.n = n
         self.strict = gaps.strict
         self.deadline = deadline
-        self.limit = budget if budget is not None else 20 * n + 50_000
-        self.store = Store(lease_check=False)
+        #: the replay starts after revision ``base``: 1 (empty) or a streamed window's seed
+        self.base = seed.revision if seed is not None else 1
+        #: index ``i`` of the per-revision lists holds revision ``i + off``
+        self.off = off = self.base - 1
+        self.limit = budget if budget is not None else 20 * (n - off) + 50_000
+        self.store = seed if seed is not None else Store(lease_check=False)
         #: revision -> id of the operation that created it
-        self.writers: list[int | None] = [None] * (n + 1)
+        self.writers: list[int | None] = [None] * (n + 1 - off)
         #: revision -> its kv changes (None value: deleted), as replayed
-        self.changes_at: list[list[tuple[str, KV | None]]] = [[] for _ in range(n + 1)]
+        self.changes_at: list[list[tuple[str, KV | None]]] = [[] for _ in range(n + 1 - off)]
         self.used: set[int] = set()
         #: (revision, op id) of every filler placed since the oldest open choice
         self.fill_log: list[tuple[int, int]] = []
@@ -78,7 +91,7 @@ class RevisionSearch:
         self.best = Failure(0, None, None, None, "")
         #: revision -> digest of the store's latest state right after it, relative to
         #: the state before the oldest open choice
-        self.digest: list[int] = [0] * (n + 1)
+        self.digest: list[int] = [0] * (n + 1 - off)
         #: gap -> the past revisions reads answered at or after it pin
         self.pinned = Pins(claims)
         #: keys of gaps entered since the oldest open choice, and of those known to fail
@@ -88,9 +101,9 @@ class RevisionSearch:
 
     def run(self, timeout: float | None = None) -> tuple[Outcome, str]:
         """(verdict, reason for unknown)."""
-        if not self._observers_hold(1):
+        if not self._observers_hold(self.base):
             return "illegal", ""
-        r = 2
+        r = self.base + 1
         while r <= self.n:
             self.steps += 1
             if self.steps > self.limit:
@@ -156,28 +169,31 @@ class RevisionSearch:
         """The digest of the state after ``r`` from the one before it: only the keys
         ``r`` changed move it (kept only while a choice is open, from its revision on,
         so that a replay without choices pays nothing)."""
-        d = self.digest[r - 1]
+        d = self.digest[r - 1 - self.off]
         for key, kv in changes:
             d ^= hash((key, self.store.get(key, r - 1))) ^ hash((key, kv))
         return d
 
     def _start_digests(self, r: int) -> None:
-        self.digest[r - 1] = 0
-        self.digest[r] = self._digest_after(r, self.changes_at[r])
+        i = r - self.off
+        self.digest[i - 1] = 0
+        self.digest[i] = self._digest_after(r, self.changes_at[i])
 
     def _state_key(self, r: int) -> tuple[Any, ...]:
         """What the replay from gap ``r`` on depends on (see the module docstring)."""
         # The writer before matters only where revokes commute (gaps.commuting_out_of_order).
-        w = self.writers[r - 1] if r - 1 not in self.claims.fixed and self.gaps.unread(r - 1) else None
-        pinned = tuple(self.digest[x] for x in self.pinned.before(r))
-        return (r, self.digest[r - 1], self.store.compact_revision, pinned, frozenset(self.used), w)
+        i = r - self.off
+        w = self.writers[i - 1] if r - 1 not in self.claims.fixed and self.gaps.unread(r - 1) else None
+        pinned = tuple(self.digest[x - self.off] for x in self.pinned.before(r) if x > self.off)
+        return (r, self.digest[i - 1], self.store.compact_revision, pinned, frozenset(self.used), w)
 
     def _commit(self, r: int, op: Operation, changes: list[tuple[str, KV | None]]) -> None:
+        i = r - self.off
         if self.frames:
-            self.digest[r] = self._digest_after(r, changes)
+            self.digest[i] = self._digest_after(r, changes)
         self.store.commit(r, changes)
-        self.writers[r] = op.id
-        self.changes_at[r] = changes
+        self.writers[i] = op.id
+        self.changes_at[i] = changes
 
     def _try(self, f: _Frame) -> bool:
         """Place the next candidate of ``f`` that fits, if any."""
@@ -186,7 +202,7 @@ class RevisionSearch:
             op = f.cands[f.idx]
             f.idx += 1
             self.steps += 1
-            w = self.writers[f.r - 1]
+            w = self.writers[f.r - 1 - self.off]
             if self.gaps.commuting_out_of_order(f.r, op, self.claims.by_id.get(w) if w is not None else None):
                 continue
             res = apply(self.store, op.input)
@@ -221,7 +237,7 @@ class RevisionSearch:
                 self._fail(r, op, res.output, op.output, "read")
                 return False
         for op in self.claims.revokes.get(r, ()):
-            if self.writers[r] == op.id:
+            if self.writers[r - self.off] == op.id:
                 continue
             if self.store.lease_keys(int(op.input["id"])):
                 self._fail(r, op, "revoke deletes keys at a new revision", op.output, "revoke")
