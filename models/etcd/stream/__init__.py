@@ -44,6 +44,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from models.anomaly import Anomaly
+from models.etcd.lease_lifetime import ttl_of
 from models.etcd.stream.replay import Outcome as WindowOutcome
 from models.etcd.stream.replay import WindowReplay
 from models.etcd.stream.windows import Windows
@@ -95,6 +96,7 @@ class _Stream:
         self.failed_at = 0
         self.voided = ""
         self.checked = 0
+        self.expiries = 0
 
     def run(self, records: Iterable[Any]) -> Verdict:
         for rec in records:
@@ -108,6 +110,8 @@ class _Stream:
         return self._verdict()
 
     def _op(self, op: Operation) -> None:
+        if op.input.get("kind") == "lease_grant" and op.status != "fail":
+            self.replay.add_unknown(self._expiry(op))
         if self.failed is not None:
             if op.status != "fail" and op.call <= self.failed_at and not self.voided:
                 self.voided = f"op {op.id}, called before the failing window was cut, came after it"
@@ -118,6 +122,23 @@ class _Stream:
         self.windows.late_unknown.clear()
         if ready is not None:
             self._window(ready)
+
+    def _expiry(self, grant: Operation) -> Operation:
+        """The lease's expiry as a write of unknown outcome, as the full check has it
+        (:mod:`models.etcd.synthetic`), but callable from the grant's call plus its TTL:
+        a keepalive that later pushes it back may come after the window it would fall
+        in, so the stream allows the earliest expiry any refresh leaves possible (more
+        orders than the full check: never a false alarm, only lease lifetimes unchecked,
+        as :data:`NOT_CHECKED` says)."""
+        self.expiries += 1
+        return Operation(
+            id=-self.expiries,
+            client=-1,
+            call=grant.call + (ttl_of(grant) or 0) * SECOND,
+            ret=None,
+            input={"kind": "lease_revoke", "id": grant.input["id"], "expiry": True},
+            status="unknown",
+        )
 
     def _window(self, ops: list[Operation]) -> None:
         if not ops:

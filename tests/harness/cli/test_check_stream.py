@@ -79,5 +79,27 @@ def test_stream_needs_an_etcd_jsonl_history(
     shared_histories: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["check", "--stream", "--format", "porcupine-kv", "x"]) == 2
-    assert "--stream reads JSONL" in capsys.readouterr().err
+    assert "--stream reads the harness's JSONL" in capsys.readouterr().err
     assert main(["check", "--stream", str(shared_histories / "porcupine-kv/c01-ok.txt")]) == 2
+
+
+REGRESSIONS = Path(__file__).resolve().parents[2] / "data" / "regressions"
+
+
+@pytest.mark.parametrize(
+    "case", sorted(p.name for p in REGRESSIONS.iterdir() if (p / "expect.json").exists())
+)
+def test_real_histories_are_never_illegal_where_the_full_check_is_not(
+    case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Recorded runs of real etcd: leases that expire (no operation made those revisions),
+    faults, members that lost writes. A streamed illegal must be an illegal of the full
+    check too; a full illegal the stream misses must be one of what it does not check."""
+    expected = json.loads((REGRESSIONS / case / "expect.json").read_text())["verdict"]
+    _, got, _ = verdict_of(
+        capsys, "check", "--json", "--stream", str(REGRESSIONS / case / "history.jsonl.xz")
+    )
+    if expected == "ok":
+        assert got["verdict"] != "illegal", got
+    if got["verdict"] == "illegal":
+        assert expected == "illegal"
