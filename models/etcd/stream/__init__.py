@@ -39,6 +39,7 @@ What this mode does not check (the full check does): see :data:`NOT_CHECKED`.
 from __future__ import annotations
 
 import gc
+import heapq
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -97,6 +98,9 @@ class _Stream:
         self.voided = ""
         self.checked = 0
         self.expiries = 0
+        self.now = 0
+        #: (call, -id, expiry) of the leases' expiries not yet read past
+        self.expiring: list[tuple[int, int, Operation]] = []
 
     def run(self, records: Iterable[Any]) -> Verdict:
         for rec in records:
@@ -111,7 +115,10 @@ class _Stream:
 
     def _op(self, op: Operation) -> None:
         if op.input.get("kind") == "lease_grant" and op.status != "fail":
-            self.replay.add_unknown(self._expiry(op))
+            expiry = self._expiry(op)
+            heapq.heappush(self.expiring, (expiry.call, -expiry.id, expiry))
+        self.now = max(self.now, op.call, op.ret or 0)
+        self._release(self.now)
         if self.failed is not None:
             if op.status != "fail" and op.call <= self.failed_at and not self.voided:
                 self.voided = f"op {op.id}, called before the failing window was cut, came after it"
@@ -122,6 +129,14 @@ class _Stream:
         self.windows.late_unknown.clear()
         if ready is not None:
             self._window(ready)
+
+    def _release(self, now: int) -> None:
+        """Expiries become candidates once the stream has read past their call: no gap
+        of a window cut before then can take them (a filler is called before the
+        revision's latest commit time), and a lease of a TTL longer than the history
+        never costs the replay a candidate, as in the full check."""
+        while self.expiring and self.expiring[0][0] <= now:
+            self.replay.add_unknown(heapq.heappop(self.expiring)[2])
 
     def _expiry(self, grant: Operation) -> Operation:
         """The lease's expiry as a write of unknown outcome, as the full check has it

@@ -166,3 +166,12 @@ def test_a_failure_in_the_first_window_needs_no_confirmation() -> None:
 
 def test_nothing_to_check() -> None:
     assert check_stream([]).verdict == "unknown"
+
+
+def test_a_lease_outliving_the_history_adds_no_candidate() -> None:
+    h = sim(3).history
+    unknown_writes = sum(
+        1 for op in h.ops if op.status == "unknown" and op.input.get("kind") != "lease_grant"
+    )
+    assert any(op.input.get("kind") == "lease_grant" for op in h.ops)
+    assert streamed(h).stats["unknown_writes_seen"] <= unknown_writes
