@@ -147,20 +147,22 @@ class History:
 
     def operations(self) -> list[Operation]:
         """The client operations in the form checkers take."""
-        return [
-            Operation(
-                id=r.id,
-                client=r.client,
-                call=r.call,
-                ret=r.ret,
-                input=r.input,
-                output=r.output,
-                status=r.status,
-                error=r.error,
-            )
-            for r in self.ops
-        ]
+        return [as_operation(r) for r in self.ops]
 
     @property
     def model(self) -> str | None:
         return self.header.model
+
+
+def as_operation(r: OpRecord) -> Operation:
+    """A recorded operation in the form checkers take."""
+    return Operation(
+        id=r.id,
+        client=r.client,
+        call=r.call,
+        ret=r.ret,
+        input=r.input,
+        output=r.output,
+        status=r.status,
+        error=r.error,
+    )

@@ -49,7 +49,7 @@ from models.etcd.lease_lifetime import ttl_of
 from models.etcd.stream.replay import Outcome as WindowOutcome
 from models.etcd.stream.replay import WindowReplay
 from models.etcd.stream.windows import Windows
-from models.history import OpRecord, WatchRecord
+from models.history import OpRecord, WatchRecord, as_operation
 from models.operation import Operation
 from models.pause import paused_gc
 from models.verdict import Outcome, Verdict
@@ -106,7 +106,7 @@ class _Stream:
         for rec in records:
             if isinstance(rec, OpRecord):
                 self.stats["ops"] += 1
-                self._op(_operation(rec))
+                self._op(as_operation(rec))
             elif isinstance(rec, WatchRecord):
                 self.stats["watch_messages"] += 1
         if self.failed is None:
@@ -210,19 +210,6 @@ class _Stream:
             stats=stats,
             elapsed=time.monotonic() - self.started,
         )
-
-
-def _operation(r: OpRecord) -> Operation:
-    return Operation(
-        id=r.id,
-        client=r.client,
-        call=r.call,
-        ret=r.ret,
-        input=r.input,
-        output=r.output,
-        status=r.status,
-        error=r.error,
-    )
 
 
 __all__ = ["NOT_CHECKED", "check_stream"]
