@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from harness.cli.errors import internal_error_line
 from harness.errors import EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATION, HarnessError
 from harness.history.errors import HistoryError, LoadTimeout
-from harness.history.importers import FORMATS, detect_format, load_history
+from harness.history.importers import FORMATS, load_history
 from harness.history.stream import HistoryStream
 from harness.report.evidence import is_search_witness, witness
 from harness.report.explain import explain
@@ -145,9 +145,8 @@ def _check_streamed(path: str, args: argparse.Namespace, deadline: float) -> Che
     """``--stream``: the history is read and checked as it comes (:mod:`models.etcd.stream`);
     only the header and the warnings are kept, so nothing is left to explain from."""
     started = time.monotonic()
-    fmt = args.format if args.format != "auto" or path == "-" else detect_format(path)
-    if fmt not in ("auto", "jsonl"):
-        raise HarnessError(f"{path}: --stream reads the harness's JSONL histories, not {fmt}")
+    if args.format not in ("auto", "jsonl"):
+        raise HarnessError(f"{path}: --stream reads the harness's JSONL histories, not {args.format}")
     stream = HistoryStream(path, model=args.model, deadline=deadline)
     try:
         model = args.model or stream.hist.header.model or "etcd"

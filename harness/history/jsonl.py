@@ -206,7 +206,7 @@ def read_history(
 def _read(path: str, model: str | None, deadline: float | None, source: Source) -> History:
     hist: History | None = None
     checker: Any = None
-    seen_ids: set[int] = set()
+    seen_ids = SeenIds()
     for lineno, rec, warning in iter_records(path, source.lines()):
         if deadline is not None and lineno % _CLOCK_EVERY == 0 and time.monotonic() > deadline:
             raise LoadTimeout(path, lineno)
@@ -247,35 +247,70 @@ def _model_for(path: str, header: Header, override: str | None) -> Any:
         raise HistoryError(path, 1, str(exc)) from None
 
 
-def _add(path: str, lineno: int, rec: Record | None, hist: History, model: Any, seen_ids: set[int]) -> None:
+class SeenIds:
+    """Operation ids seen so far: a bitmap for the dense non-negative ids every writer
+    of ours uses (a set of millions of ints would be most of a streamed check's memory),
+    a set for any other."""
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._other: set[int] = set()
+
+    def add(self, i: int) -> bool:
+        """Record ``i``; False when it was already there."""
+        if not 0 <= i < 1 << 34:
+            if i in self._other:
+                return False
+            self._other.add(i)
+            return True
+        byte, bit = i >> 3, 1 << (i & 7)
+        if byte >= len(self._bits):
+            self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
+        if self._bits[byte] & bit:
+            return False
+        self._bits[byte] |= bit
+        return True
+
+
+def check_record(
+    path: str, lineno: int, rec: Record | None, model: Any, written_for: str | None, seen: SeenIds
+) -> None:
+    """Refuse a record no history may hold: an operation seen twice, returning before
+    its call, ok without a return, or not fitting ``model``; a watch message that does
+    not fit; a second header. (The full reader and the streamed one share it.)"""
     try:
         if isinstance(rec, OpRecord):
-            if rec.id in seen_ids:
+            if not seen.add(rec.id):
                 raise HistoryError(path, lineno, f"duplicate operation id {rec.id}")
             if rec.ret is not None and rec.ret < rec.call:
                 raise HistoryError(path, lineno, f"operation {rec.id} returns before its call")
             if rec.status == "ok" and rec.ret is None:
                 raise HistoryError(path, lineno, f"operation {rec.id} is ok but has no return time")
             model.validate(rec)
-            seen_ids.add(rec.id)
-            hist.ops.append(rec)
         elif isinstance(rec, WatchRecord):
             model.validate_record(rec)
-            hist.watches.append(rec)
-        elif isinstance(rec, FaultRecord):
-            hist.faults.append(rec)
-        elif isinstance(rec, StatusRecord):
-            hist.statuses.append(rec)
-        elif isinstance(rec, NoteRecord):
-            hist.notes.append(rec)
-        elif isinstance(rec, EndRecord):
-            # Only a run that ended by itself settled its cluster and sampled it after
-            # traffic; "interrupted" means the checks may expect nothing after the end.
-            hist.finished = rec.reason == "finished"
         elif isinstance(rec, Header):
             raise HistoryError(path, lineno, "a second header")
     except SchemaError as exc:
-        raise HistoryError(path, lineno, mismatch(hist.header.model, model.name) + str(exc)) from None
+        raise HistoryError(path, lineno, mismatch(written_for, model.name) + str(exc)) from None
+
+
+def _add(path: str, lineno: int, rec: Record | None, hist: History, model: Any, seen: SeenIds) -> None:
+    check_record(path, lineno, rec, model, hist.header.model, seen)
+    if isinstance(rec, OpRecord):
+        hist.ops.append(rec)
+    elif isinstance(rec, WatchRecord):
+        hist.watches.append(rec)
+    elif isinstance(rec, FaultRecord):
+        hist.faults.append(rec)
+    elif isinstance(rec, StatusRecord):
+        hist.statuses.append(rec)
+    elif isinstance(rec, NoteRecord):
+        hist.notes.append(rec)
+    elif isinstance(rec, EndRecord):
+        # Only a run that ended by itself settled its cluster and sampled it after
+        # traffic; "interrupted" means the checks may expect nothing after the end.
+        hist.finished = rec.reason == "finished"
 
 
 def mismatch(written_for: str | None, checked_as: str) -> str:

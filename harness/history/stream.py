@@ -11,34 +11,9 @@ from typing import Any
 
 from harness.history.errors import HistoryError, LoadTimeout
 from harness.history.files import Source
-from harness.history.jsonl import _CLOCK_EVERY, _model_for, _start, iter_records, mismatch
-from models.history import Header, History, OpRecord, WatchRecord
-from models.schema import SchemaError
-
-
-class SeenIds:
-    """Operation ids seen so far: a bitmap for the dense non-negative ids every writer
-    of ours uses (a set of millions of ints would be most of the check's memory), a set
-    for any other."""
-
-    def __init__(self) -> None:
-        self._bits = bytearray()
-        self._other: set[int] = set()
-
-    def add(self, i: int) -> bool:
-        """Record ``i``; False when it was already there."""
-        if not 0 <= i < 1 << 34:
-            if i in self._other:
-                return False
-            self._other.add(i)
-            return True
-        byte, bit = i >> 3, 1 << (i & 7)
-        if byte >= len(self._bits):
-            self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
-        if self._bits[byte] & bit:
-            return False
-        self._bits[byte] |= bit
-        return True
+from harness.history.importers import detect_format
+from harness.history.jsonl import _CLOCK_EVERY, SeenIds, _model_for, _start, check_record, iter_records
+from models.history import History
 
 
 class HistoryStream:
@@ -49,6 +24,12 @@ class HistoryStream:
         self.path = path
         self.deadline = deadline
         self._src = Source(path)
+        fmt = detect_format(path, self._src.head)
+        if fmt != "jsonl":
+            self._src.close()
+            raise HistoryError(
+                path, None, f"the streaming check reads the harness's JSONL histories, not {fmt}"
+            )
         self._lines = iter_records(path, self._src.lines())
         self.hist = self._header(model)
 
@@ -74,29 +55,10 @@ class HistoryStream:
                 if warning:
                     self.hist.warnings.append(warning)
                     continue
-                yield self._valid(lineno, rec, seen)
+                check_record(self.path, lineno, rec, self._model, self.hist.header.model, seen)
+                yield rec
         finally:
             self._src.close()
-
-    def _valid(self, lineno: int, rec: Any, seen: SeenIds) -> Any:
-        try:
-            if isinstance(rec, OpRecord):
-                if not seen.add(rec.id):
-                    raise HistoryError(self.path, lineno, f"duplicate operation id {rec.id}")
-                if rec.ret is not None and rec.ret < rec.call:
-                    raise HistoryError(self.path, lineno, f"operation {rec.id} returns before its call")
-                if rec.status == "ok" and rec.ret is None:
-                    raise HistoryError(self.path, lineno, f"operation {rec.id} is ok but has no return time")
-                self._model.validate(rec)
-            elif isinstance(rec, WatchRecord):
-                self._model.validate_record(rec)
-            elif isinstance(rec, Header):
-                raise HistoryError(self.path, lineno, "a second header")
-        except SchemaError as exc:
-            raise HistoryError(
-                self.path, lineno, mismatch(self.hist.header.model, self._model.name) + str(exc)
-            ) from None
-        return rec
 
     def close(self) -> None:
         self._src.close()
