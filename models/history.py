@@ -153,6 +153,10 @@ class History:
     def model(self) -> str | None:
         return self.header.model
 
+    def watch_request(self, watch: int | None) -> WatchRecord | None:
+        """The record of the request that opened ``watch``."""
+        return next((r for r in self.watches if r.watch == watch and r.event == "request"), None)
+
 
 def as_operation(r: OpRecord) -> Operation:
     """A recorded operation in the form checkers take."""

@@ -23,9 +23,8 @@ from typing import Any
 from harness.shrink.live import Target
 from harness.shrink.script import Compact, Script, Step, Watch, Write
 from models.anomaly import Anomaly
-from models.etcd.synthetic import fault_compactions
+from models.etcd.synthetic import history_compactions
 from models.history import History, OpRecord, WatchRecord
-from models.operation import Operation
 from models.verdict import Verdict
 
 #: A key interval [lo, hi); hi None: no end.
@@ -79,10 +78,6 @@ def _target_anomaly(verdict: Verdict, target: Target) -> Anomaly | None:
     return None
 
 
-def _watch_request(history: History, watch: int) -> WatchRecord | None:
-    return next((r for r in history.watches if r.watch == watch and r.event == "request" and r.request), None)
-
-
 class _Heads:
     """The head revision at a time: the highest one whose write had returned."""
 
@@ -106,22 +101,14 @@ class _Heads:
 def _compactions(history: History, before: int) -> list[tuple[int, int]]:
     """(call time, revision) of the compactions called before ``before`` that etcd
     accepted or may have (a fault's)."""
-    out = []
-    calls: list[OpRecord | Operation] = [*history.ops, *fault_compactions(history.faults)]
-    for op in calls:
-        if op.input.get("kind") != "compact" or op.status == "fail" or op.call >= before:
-            continue
-        if isinstance(op.output, dict) and op.output.get("error"):
-            continue
-        out.append((op.call, int(op.input["revision"])))
-    return sorted(out)
+    return sorted((call, rev) for rev, call in history_compactions(history) if call < before)
 
 
 def distill(history: History, verdict: Verdict, target: Target) -> list[Script]:
     """The candidates, smallest first (none when the anomaly names no watch)."""
     a = _target_anomaly(verdict, target)
-    req = _watch_request(history, a.watch) if a is not None and a.watch is not None else None
-    if a is None or req is None or req.request is None:
+    req = history.watch_request(a.watch) if a is not None else None
+    if a is None or req is None or not req.request:
         return []
     writers = verdict.witness.writers if verdict.witness is not None else {}
     by_id = {op.id: op for op in history.ops}

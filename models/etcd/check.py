@@ -35,7 +35,7 @@ from models.etcd.permissions import check_permissions
 from models.etcd.revisions import RevisionResult, check_revisions
 from models.etcd.stale_reads import check_stale_reads
 from models.etcd.state import ALL_KEYS
-from models.etcd.synthetic import fault_compactions, lease_expiries
+from models.etcd.synthetic import compaction_calls, fault_compactions, lease_expiries
 from models.etcd.watch import Compaction, check_watches
 from models.history import History, OpRecord
 from models.operation import Operation
@@ -138,18 +138,6 @@ def acknowledged_compactions(records: Sequence[OpRecord]) -> list[Compaction]:
         and rec.input.get("kind") == "compact"
         and isinstance(rec.output, dict)
         and not rec.output.get("error")
-    ]
-
-
-def compaction_calls(ops: Sequence[Operation]) -> list[tuple[int, int]]:
-    """(revision, call) of every compaction that may have taken effect: acknowledged or
-    of unknown outcome."""
-    return [
-        (int(op.input["revision"]), op.call)
-        for op in ops
-        if op.input.get("kind") == "compact"
-        and op.status != "fail"
-        and not (isinstance(op.output, dict) and op.output.get("error"))
     ]
 
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 
 from models.anomaly import Anomaly
 from models.etcd.lease_lifetime import NS, raft_term, ttl_of
-from models.etcd.synthetic import fault_compactions
-from models.history import FaultRecord, History, OpRecord, WatchRecord
-from models.operation import Operation
+from models.etcd.synthetic import history_compactions
+from models.history import FaultRecord, History, OpRecord
 
 Version = tuple[int, int, int]
 
@@ -53,22 +52,10 @@ class KnownBug:
         return f"https://github.com/{repo}/issues/{num}"
 
 
-def _watch_request(history: History, watch: int | None) -> WatchRecord | None:
-    return next((r for r in history.watches if r.watch == watch and r.event == "request"), None)
-
-
 def _compactions_at(history: History, revision: int, before: int) -> bool:
     """A compaction to ``revision`` called before ``before``: an operation of the history,
     or one a fault made (a compact fault, a crash timed to a compaction)."""
-    calls: list[OpRecord | Operation] = [*history.ops, *fault_compactions(history.faults)]
-    for op in calls:
-        if op.input.get("kind") != "compact" or op.status == "fail" or op.call > before:
-            continue
-        if isinstance(op.output, dict) and op.output.get("error"):
-            continue
-        if int(op.input.get("revision") or 0) == revision:
-            return True
-    return False
+    return any(rev == revision and call <= before for rev, call in history_compactions(history))
 
 
 def _tombstone_at_compaction(a: Anomaly, history: History, _all: Sequence[Anomaly]) -> bool:
@@ -81,7 +68,7 @@ def _tombstone_at_compaction(a: Anomaly, history: History, _all: Sequence[Anomal
     r = a.details.get("revision")
     if r is None or a.details.get("start") != r:
         return False
-    req = _watch_request(history, a.watch)
+    req = history.watch_request(a.watch)
     t = req.time if req is not None else None
     return t is not None and _compactions_at(history, int(r), t)
 
@@ -137,7 +124,7 @@ def _inconsistency(a: Anomaly, history: History, anomalies: Sequence[Anomaly]) -
         return True
     if not a.kind.startswith("watch-") or a.watch is None:
         return False
-    req = _watch_request(history, a.watch)
+    req = history.watch_request(a.watch)
     return req is not None and req.member is not None and req.member in _inconsistent_members(anomalies)
 
 
@@ -189,7 +176,7 @@ def _replayed_after_restore(a: Anomaly, history: History, _all: Sequence[Anomaly
     time). Only on a watch that was open on such a member when the fault began."""
     if a.kind not in ("watch-duplicate", "watch-reorder") or a.watch is None:
         return False
-    req = _watch_request(history, a.watch)
+    req = history.watch_request(a.watch)
     name = _member_name(history, req.member) if req is not None else None
     if req is None or name is None:
         return False

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from models.etcd.lease_lifetime import ttl_of
-from models.history import FaultRecord
+from models.history import FaultRecord, History, OpRecord
 from models.operation import Operation
 
 NS = 1_000_000_000
@@ -91,3 +91,20 @@ def fault_compactions(faults: Sequence[FaultRecord]) -> list[Operation]:
                 )
             )
     return out
+
+
+def compaction_calls(ops: Sequence[Operation | OpRecord]) -> list[tuple[int, int]]:
+    """(revision, call) of every compaction that may have taken effect: acknowledged or
+    of unknown outcome."""
+    return [
+        (int(op.input["revision"]), op.call)
+        for op in ops
+        if op.input.get("kind") == "compact"
+        and op.status != "fail"
+        and not (isinstance(op.output, dict) and op.output.get("error"))
+    ]
+
+
+def history_compactions(history: History) -> list[tuple[int, int]]:
+    """:func:`compaction_calls` of a history: its operations' and its faults'."""
+    return compaction_calls([*history.ops, *fault_compactions(history.faults)])
