@@ -20,7 +20,7 @@ from pathlib import Path
 
 from harness.shrink.candidates import chunk_removals
 from harness.shrink.live import Target
-from harness.shrink.script import Script, Write, pytest_source
+from harness.shrink.script import Script, pytest_source
 from harness.shrink.search import Trial
 
 #: Seconds a reproduction may take (a cluster start, a few calls, the check).
@@ -170,9 +170,10 @@ class ScriptSearch:
             self.on_run(label, trial, self.state)
 
     def _try(self, script: Script, label: str) -> bool:
-        if script.key() in self.seen:
+        key = script.key()
+        if key in self.seen:
             return False
-        self.seen.add(script.key())
+        self.seen.add(key)
         self.state.candidates += 1
         self.state.tried.append(f"{script.label}: {script.calls()} calls")
         for _ in range(self.tries):
@@ -193,7 +194,7 @@ class ScriptSearch:
             writes = best.writes
             if len(writes) <= 1:
                 return
-            if any(self._try(best.without(drop), "ddmin") for drop in _drops(writes, n)):
+            if any(self._try(best.keeping(rest), "ddmin") for rest in chunk_removals(writes, n)):
                 n = max(n - 1, 2)
             elif n >= len(writes):
                 return
@@ -209,13 +210,3 @@ class ScriptSearch:
             runs += 1
             hits += trial.reproduced
         self.state.rate = (hits, runs)
-
-
-def _drops(writes: list[Write], n: int) -> list[list[Write]]:
-    """The writes each candidate leaves out: one of ``n`` chunks (the complements
-    ``chunk_removals`` keeps, turned around)."""
-    out = []
-    for keep in chunk_removals(writes, n):
-        kept = {id(k) for k in keep}
-        out.append([w for w in writes if id(w) not in kept])
-    return out

@@ -60,16 +60,18 @@ class Script:
     def writes(self) -> list[Write]:
         return [s for s in self.steps if isinstance(s, Write)]
 
-    def without(self, drop: Sequence[Write]) -> Script:
-        gone = {id(w) for w in drop}
-        return Script(tuple(s for s in self.steps if id(s) not in gone), self.label)
+    def keeping(self, writes: Sequence[Write]) -> Script:
+        """The script with only ``writes`` of its writes (compactions and watches stay)."""
+        kept = {id(w) for w in writes}
+        return Script(tuple(s for s in self.steps if not isinstance(s, Write) or id(s) in kept), self.label)
 
     def calls(self) -> int:
         """Requests the test makes: writes, compactions kept, watches."""
-        return sum(1 for line in self.lines() if ".events(" not in line)
+        return len(_Renderer(self).render()[0])
 
     def lines(self) -> list[str]:
-        return _Renderer(self).lines()
+        calls, waits = _Renderer(self).render()
+        return calls + waits
 
     def key(self) -> tuple[str, ...]:
         return tuple(self.lines())
@@ -82,7 +84,8 @@ class _Renderer:
         self.script = script
         self.replayed: list[int] = []
 
-    def lines(self) -> list[str]:
+    def render(self) -> tuple[list[str], list[str]]:
+        """(a line per call, then the waits for the watches' events)."""
         out: list[str] = []
         waits: list[str] = []
         for step in self.script.steps:
@@ -98,7 +101,7 @@ class _Renderer:
                 line, wait = self._watch(step)
                 out.append(line)
                 waits += wait
-        return out + waits
+        return out, waits
 
     def _at_or_before(self, revision: int) -> int | None:
         return max((r for r in self.replayed if r <= revision), default=None)
