@@ -57,10 +57,10 @@ def load(path: Path) -> tuple[Plan, dict[str, Any]]:
 def _checked_summary(path: Path) -> dict[str, Any]:
     """A directory with a plan and a history but no summary (a regression's): the
     history's own check says what to shrink."""
-    from harness.shrink.distilled import history_of
+    from harness.shrink.output import run_history
     from models.check import check
 
-    hist = history_of(path)
+    hist = run_history(path)
     if hist is None:
         raise HarnessError(f"{path}: no summary.json and no readable history.jsonl")
     verdict = check(hist, timeout=300)

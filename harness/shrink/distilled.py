@@ -12,23 +12,10 @@ from typing import Any
 
 from harness.shrink.distill import distill
 from harness.shrink.live import Target
-from harness.shrink.output import rate_record, rate_text
+from harness.shrink.output import rate_record, rate_text, run_history
 from harness.shrink.replay import Distilled, ScriptReproducer, ScriptSearch
 from harness.shrink.search import Trial
 from models.history import History
-
-
-def history_of(run_dir: Path) -> History | None:
-    from harness.history.errors import HistoryError
-    from harness.history.jsonl import read_history
-
-    for name in ("history.jsonl", "history.jsonl.xz"):
-        if (run_dir / name).exists():
-            try:
-                return read_history(str(run_dir / name))
-            except (HistoryError, OSError):
-                return None
-    return None
 
 
 def version_of(hist: History, etcd_version: str | None, etcd: str | None) -> str | None:
@@ -53,7 +40,7 @@ def try_distill(
     """(the search's outcome, or None and why nothing was distilled)."""
     from models.check import check
 
-    hist = history_of(source)
+    hist = run_history(source)
     if hist is None:
         return None, "no readable history"
     verdict = check(hist, timeout=300)

@@ -78,7 +78,7 @@ def write_output(out: Path, outcome: Outcome, source: Path, target: Target) -> d
         "reproduction_rate": rate_record(outcome.rate),
     }
     (out / "shrink.json").write_text(json.dumps(record, indent=2) + "\n")
-    hist = _history(out / "history.jsonl")
+    hist = run_history(out)
     text = describe(plan, summary, target, record) + "".join(f"{line}\n" for line in fault_log(hist))
     (out / "reproduction.txt").write_text(text)
     (out / "test_reproduction.py").write_text(pytest_file(plan, target, rate_text(outcome.rate)))
@@ -88,13 +88,18 @@ def write_output(out: Path, outcome: Outcome, source: Path, target: Target) -> d
     return record
 
 
-def _history(path: Path) -> History | None:
+def run_history(run_dir: Path) -> History | None:
+    """The history a run directory holds (``history.jsonl``, or ``.xz`` as regressions
+    keep it); None when it has none that reads."""
     from harness.history.jsonl import read_history
 
-    try:
-        return read_history(str(path))
-    except Exception:  # noqa: BLE001 - no readable history: nothing more to tell from it
-        return None
+    for name in ("history.jsonl", "history.jsonl.xz"):
+        if (run_dir / name).exists():
+            try:
+                return read_history(str(run_dir / name))
+            except Exception:  # noqa: BLE001 - no readable history: nothing more to tell from it
+                return None
+    return None
 
 
 def fault_log(hist: History | None) -> list[str]:
