@@ -14,31 +14,14 @@ with the history.
 from __future__ import annotations
 
 import argparse
-import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.speed.check_stream import check_in_child
 from harness.history.jsonl import write_history
 from tests.common.simulator import SimConfig, simulate
-
-
-def check_in_child(path: Path, max_memory: str, timeout: float) -> tuple[dict[str, object], float, int]:
-    """(the check's JSON line, seconds, peak RSS bytes of the child)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.monotonic()
-    cmd = [sys.executable, "-m", "harness.cli", "check", "--json", "--max-memory", max_memory]
-    done = subprocess.run([*cmd, "--timeout", str(timeout), str(path)], capture_output=True, text=True)
-    elapsed = time.monotonic() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    lines = done.stdout.strip().splitlines()
-    result = json.loads(lines[-1]) if lines else {"verdict": f"error (exit {done.returncode})"}
-    # ru_maxrss of children is the largest of any child so far: a smaller later child
-    # does not show; sizes run in growing order, so each reading is its own.
-    return result, elapsed, max(peak, before) * 1024
 
 
 def main() -> int:
@@ -56,7 +39,7 @@ def main() -> int:
             path = Path(tmp) / f"h{n}.jsonl"
             write_history(path, simulate(SimConfig(seed=args.seed, ops=n, watches=4, keys=20)).history)
             sim_s = time.monotonic() - t0
-            result, check_s, peak = check_in_child(path, args.max_memory, args.timeout)
+            result, check_s, peak = check_in_child(path, False, args.max_memory, args.timeout)
             verdict = str(result.get("verdict"))
             if result.get("reason"):
                 verdict += f": {result['reason']}"
