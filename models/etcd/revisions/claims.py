@@ -52,6 +52,12 @@ class Claims:
 UNPLACED = frozenset({"defragment", "lease_keepalive", "lease_timetolive"})
 
 
+def claims_revision(op: Operation) -> bool:
+    """An acknowledged operation whose header revision places it in the order (an
+    error response is placed by its time only)."""
+    return op.status == "ok" and op.input.get("kind") not in UNPLACED and not is_serializable_read(op.input)
+
+
 def claim(
     ops: Sequence[Operation], extra_revisions: Iterable[int] = (), base: int = 1
 ) -> tuple[Claims, list[Anomaly]]:
@@ -67,7 +73,7 @@ def claim(
         elif op.status == "unknown":
             if kind in WRITE_KINDS:
                 c.unknown.append(op)
-        elif op.status == "ok" and kind not in UNPLACED and not is_serializable_read(op.input):
+        elif claims_revision(op):
             anomalies.extend(_claim_one(c, op))
     c.highest_header = c.max_revision
     for r in extra_revisions:

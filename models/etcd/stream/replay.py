@@ -17,9 +17,9 @@ from typing import Any
 
 from models.anomaly import Anomaly
 from models.etcd.observations import Observations
-from models.etcd.requests import WRITE_KINDS, header_revision, is_serializable_read, put_values, writes_of
+from models.etcd.requests import WRITE_KINDS, header_revision, put_values, writes_of
 from models.etcd.revisions import RevisionResult, check_revisions
-from models.etcd.revisions.claims import UNPLACED
+from models.etcd.revisions.claims import claims_revision
 from models.etcd.revisions.gaps import pinned_revisions
 from models.etcd.state import ALL_KEYS, Store, in_range, kv_from_dict
 from models.operation import Operation
@@ -27,8 +27,7 @@ from models.operation import Operation
 
 def placed_revision(op: Operation) -> int | None:
     """The revision an acknowledged operation claims or observes (None: not placed)."""
-    kind = op.input.get("kind")
-    if op.status != "ok" or kind in UNPLACED or is_serializable_read(op.input):
+    if not claims_revision(op):
         return None
     if isinstance(op.output, dict) and op.output.get("error"):
         return None
@@ -74,14 +73,17 @@ def _unknown_write(op: Operation) -> bool:
     return op.status == "unknown" and op.input.get("kind") in WRITE_KINDS
 
 
-def _replay(ops: list[Operation], seed: Store, deadline: float | None, spare: int = 0) -> RevisionResult:
+def _replay(
+    ops: list[Operation], seed: Store, deadline: float | None, budget: int | None = None
+) -> RevisionResult:
+    """``budget``: steps (default: :func:`_budget` of the window)."""
     timeout = None if deadline is None else max(0.001, deadline - time.monotonic())
     return check_revisions(
         ops,
         Observations.of(ops, ()),
         strict=False,
         timeout=timeout,
-        budget=_budget(ops, seed.revision) + spare,
+        budget=budget if budget is not None else _budget(ops, seed.revision),
         seed=seed,
         placement_checks=False,
     )
@@ -148,7 +150,7 @@ class WindowReplay:
         ops = self._admit(window, self.store.revision)
         ops += self.carried.values()
         budget = _budget(ops, self.store.revision) + self.spare
-        result = _replay(ops, self.store, deadline, self.spare)
+        result = _replay(ops, self.store, deadline, budget)
         if result.verdict == "ok":
             # What a window leaves of its budget goes to the next ones: the full check's
             # budget is one for the whole history, and a hard window should not end a
