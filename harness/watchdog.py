@@ -69,10 +69,20 @@ def release_memory() -> None:
 
 
 class Watchdog:
-    """``with Watchdog(timeout=..., max_rss=...):`` around work in the main thread."""
+    """``with Watchdog(timeout=..., max_rss=...):`` around work in the main thread.
 
-    def __init__(self, *, timeout: float | None = None, max_rss: int | None = None, interval: float = 0.05):
-        self.deadline = None if timeout is None else time.monotonic() + timeout
+    ``grace``: how much later than ``timeout`` it stops the work, as the backstop of work
+    that keeps the same deadline itself; the reason still names ``timeout``."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float | None = None,
+        max_rss: int | None = None,
+        interval: float = 0.05,
+        grace: float = 0.0,
+    ):
+        self.deadline = None if timeout is None else time.monotonic() + timeout + grace
         self.timeout = timeout
         self.max_rss = max_rss
         self.interval = interval

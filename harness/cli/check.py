@@ -136,6 +136,7 @@ def check_file(hist: History, args: argparse.Namespace, deadline: float) -> Chec
         )
     except (UnknownModel, SchemaError) as exc:
         raise HarnessError(f"{hist.path or '-'}: {exc}") from None
+    _name_the_budget(verdict, args.timeout, deadline, "checking")
     elapsed_ms = (time.monotonic() - started) * 1000
     lines = explain(verdict, hist.ops, unit=time_unit(hist), members=member_labels(hist))
     return Checked(hist.path or "-", verdict, elapsed_ms, lines, hist.warnings)
@@ -155,11 +156,22 @@ def _check_streamed(path: str, args: argparse.Namespace, deadline: float) -> Che
         verdict = check_stream(stream.records(), window=args.window, timeout=max(0.0, deadline - started))
     finally:
         stream.close()
+    _name_the_budget(verdict, args.timeout, deadline, "reading and checking")
     for warning in stream.hist.warnings:
         print(f"etcd-harness: warning: {warning}", file=sys.stderr)
     elapsed_ms = (time.monotonic() - started) * 1000
     lines = [a.message for a in verdict.anomalies]
     return Checked(path, verdict, elapsed_ms, lines, stream.hist.warnings)
+
+
+def _name_the_budget(verdict: Verdict, timeout: float, deadline: float, phase: str) -> None:
+    """A checker that stopped at the deadline it was handed says so in its own words (with
+    the seconds it had left); the verdict names ``--timeout`` as the reader and the
+    watchdog do, whichever of them noticed first."""
+    if verdict.verdict == "unknown" and time.monotonic() >= deadline:
+        verdict.reason = f"time budget of {timeout:g} s ran out while {phase} ({verdict.reason})"
+        if "reason" in verdict.stats:
+            verdict.stats["reason"] = verdict.reason
 
 
 def _check_one(path: str, args: argparse.Namespace) -> tuple[Checked | None, str]:
@@ -170,7 +182,7 @@ def _check_one(path: str, args: argparse.Namespace) -> tuple[Checked | None, str
     deadline = started + args.timeout
     phase = "reading"
     try:
-        with Watchdog(timeout=args.timeout + 0.5, max_rss=args.max_memory):
+        with Watchdog(timeout=args.timeout, grace=0.5, max_rss=args.max_memory):
             if args.stream:
                 phase = "reading and checking"
                 return _check_streamed(path, args, deadline), ""

@@ -109,7 +109,7 @@ class RevisionSearch:
             if self.steps > self.limit:
                 return "unknown", f"search budget exhausted ({self.limit} steps) placing unknown writes"
             if self.deadline is not None and self.steps % 512 == 0 and time.monotonic() > self.deadline:
-                return "unknown", f"timeout ({timeout}s) at revision {r} of {self.n}"
+                return "unknown", f"timeout ({timeout:.3g} s) at revision {r} of {self.n}"
             if self._place(r) and self._observers_hold(r):
                 if not self.frames:
                     self.store.forget_undo()

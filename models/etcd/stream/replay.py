@@ -11,7 +11,7 @@ a read of every key pinned, or else the window is ``unknown``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,9 +64,17 @@ class _Snapshot:
     base: int
 
 
-def _below(op: Operation, keep_from: int) -> bool:
-    """An acknowledged read at a revision older than the store's kept past."""
-    return placed_revision(op) is not None and any(0 < rr < keep_from for rr in pinned_revisions(op.input))
+def _below(op: Operation, rev: int | None, keep_from: int) -> bool:
+    """An acknowledged read (placed at ``rev``) at a revision older than the store's kept past."""
+    return rev is not None and any(0 < rr < keep_from for rr in pinned_revisions(op.input))
+
+
+#: An operation and the revision it claims or observes, worked out once per window.
+Placed = tuple[Operation, int | None]
+
+
+def placed(ops: Iterable[Operation]) -> list[Placed]:
+    return [(op, placed_revision(op)) for op in ops]
 
 
 def _unknown_write(op: Operation) -> bool:
@@ -83,20 +91,19 @@ def _replay(
         Observations.of(ops, ()),
         strict=False,
         timeout=timeout,
-        budget=budget if budget is not None else _budget(ops, seed.revision),
+        budget=budget if budget is not None else _budget(placed(ops), seed.revision),
         seed=seed,
         placement_checks=False,
     )
 
 
-def _budget(ops: list[Operation], base: int) -> int:
+def _budget(ops: Iterable[Placed], base: int) -> int:
     """The full check's step budget for the window's revisions, plus a look at every
     candidate for every gap, eight times over: the unknown writes that never applied stay
     candidates for good, so a late window's gaps have thousands to look through, and
     the full check's budget per revision would end a long history ``unknown``."""
     top, acked, unknown = base, 0, 0
-    for op in ops:
-        rev = placed_revision(op)
+    for op, rev in ops:
         if rev is not None:
             top = max(top, rev)
             acked += bool(writes_of(op.input, op.output))
@@ -143,14 +150,15 @@ class WindowReplay:
             self.unknown_pool.append(op)
 
     def check(self, window: Sequence[Operation], deadline: float | None) -> Outcome:
-        early = self._before_base(window)
+        in_window = placed(window)
+        early = self._before_base(in_window)
         if early:
             return Outcome("illegal", early)
         snap = _Snapshot(self.store.copy(), dict(self.carried), len(self.unknown_pool), self.base)
-        ops = self._admit(window, self.store.revision)
-        ops += self.carried.values()
-        budget = _budget(ops, self.store.revision) + self.spare
-        result = _replay(ops, self.store, deadline, budget)
+        admitted = self._admit(in_window, self.store.revision)
+        admitted += placed(self.carried.values())
+        budget = _budget(admitted, self.store.revision) + self.spare
+        result = _replay([op for op, _ in admitted], self.store, deadline, budget)
         if result.verdict == "ok":
             # What a window leaves of its budget goes to the next ones: the full check's
             # budget is one for the whole history, and a hard window should not end a
@@ -166,7 +174,9 @@ class WindowReplay:
         if before is not None:
             both = [*self.previous, *window]
             keep_from = before.store.revision - self.retain if before.base > 1 else 0
-            ops = [op for op in both if not _unknown_write(op) and not _below(op, keep_from)]
+            ops = [
+                op for op in both if not _unknown_write(op) and not _below(op, placed_revision(op), keep_from)
+            ]
             ops += before.carried.values()
             ops += self.unknown_pool[before.pool :]
             self.store = before.store
@@ -181,29 +191,28 @@ class WindowReplay:
                 return Outcome("illegal", joint.anomalies)
         return self._confirm(window, result, deadline)
 
-    def _admit(self, window: Sequence[Operation], revision: int) -> list[Operation]:
+    def _admit(self, window: Sequence[Placed], revision: int) -> list[Placed]:
         """The window's operations but its unknown writes (carried from now on) and the
         reads below the kept past (not checked: counted)."""
         keep_from = revision - self.retain if self.base > 1 else 0
-        ops: list[Operation] = []
-        for op in window:
+        ops: list[Placed] = []
+        for op, rev in window:
             self.written.update(k for k, _ in put_values(op.input))
-            if _below(op, keep_from):
+            if _below(op, rev, keep_from):
                 self.unchecked_old_reads += 1
             elif _unknown_write(op):
                 self.add_unknown(op)
             else:
-                ops.append(op)
+                ops.append((op, rev))
         return ops
 
-    def _before_base(self, window: Sequence[Operation]) -> list[Anomaly]:
+    def _before_base(self, window: Sequence[Placed]) -> list[Anomaly]:
         """An operation called after every acknowledged operation of the earlier windows
         returned cannot claim or observe a revision below the highest they showed, nor
         claim that one: no order explains it (the full check names it as a time-bound
         crossing or a reused revision)."""
         out = []
-        for op in window:
-            rev = placed_revision(op)
+        for op, rev in window:
             if rev is None or self.base <= 1:
                 continue
             wrote = bool(writes_of(op.input, op.output))

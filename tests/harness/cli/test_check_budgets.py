@@ -3,6 +3,7 @@ checked: the file ends unknown, with the budget named, soon after the budget ran
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.history.jsonl import write_history
+from harness.cli.check import check_file
+from harness.history.jsonl import read_history, write_history
 from harness.watchdog import BudgetExceeded, Watchdog, parse_size, rss_bytes
 from tests.common.simulator import SimConfig, simulate
 
@@ -85,3 +87,13 @@ def test_a_bad_size_is_one_line_and_exit_2(
     assert main(["check", f"--max-memory={text}", str(tmp_path / "none.jsonl")]) == 2
     err = capsys.readouterr().err
     assert "--max-memory wants a size" in err and "Traceback" not in err
+
+
+def test_a_checker_that_stops_at_its_deadline_names_the_budget(big: Path) -> None:
+    """The search keeps the deadline it is handed and says so in its own words; the
+    verdict still names ``--timeout``, as when the reader or the watchdog stops first."""
+    hist = read_history(big)
+    args = argparse.Namespace(initial=None, model=None, max_states=None, timeout=0.05)
+    checked = check_file(hist, args, time.monotonic() + 0.05)
+    assert checked.verdict.verdict == "unknown"
+    assert checked.verdict.reason.startswith("time budget of 0.05 s ran out while checking ("), checked
