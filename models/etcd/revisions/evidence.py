@@ -153,9 +153,15 @@ class GapEvidence:
         later put overwrote, and the version count is what tells where it went."""
         urgent: list[tuple[int, int, Operation]] = []
         rest: list[Operation] = []
+        # Per key, not per candidate: a long history carries thousands of unknown
+        # writes onto a handful of keys.
+        by_key: dict[str, int | None] = {}
         for i, op in enumerate(cands):
             keys = self.static[op.id][0]
-            due = min((d for k in keys if (d := self.deficit(k, r, store)) is not None), default=None)
+            for k in keys:
+                if k not in by_key:
+                    by_key[k] = self.deficit(k, r, store)
+            due = min((d for k in keys if (d := by_key[k]) is not None), default=None)
             if due is None:
                 rest.append(op)
             else:
