@@ -239,13 +239,18 @@ async def bare_aio(endpoints: list[str], inflight: int, seconds: float, max_ops:
 
 
 async def _drain_watches(
-    endpoints: list[str], per_member: int, prefix: bytes, stop: Any, seen: list[int]
+    endpoints: list[str], per_member: int, prefix: bytes, ready: Any, stop: Any, seen: list[int]
 ) -> None:
+    created = [0]
+
     async def one(ep: str) -> None:
         async with grpc.aio.insecure_channel(grpc_target(ep), options=channel_options()) as ch:
             call = rpc.WatchStub(ch).Watch()
             create = pb.WatchCreateRequest(key=prefix, range_end=prefix[:-1] + bytes([prefix[-1] + 1]))
             await call.write(pb.WatchRequest(create_request=create))
+            created[0] += 1
+            if created[0] == len(tasks):
+                ready.set()
             with contextlib.suppress(grpc.aio.AioRpcError, asyncio.CancelledError):
                 for _ in range(10_000_000):
                     if await call.read() is grpc.aio.EOF:
@@ -262,9 +267,11 @@ async def _drain_watches(
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _watch_process(endpoints: list[str], per_member: int, prefix: bytes, stop: Any, out: Any) -> None:
+def _watch_process(
+    endpoints: list[str], per_member: int, prefix: bytes, ready: Any, stop: Any, out: Any
+) -> None:
     seen = [0]
-    asyncio.run(_drain_watches(endpoints, per_member, prefix, stop, seen))
+    asyncio.run(_drain_watches(endpoints, per_member, prefix, ready, stop, seen))
     out.put((seen[0], cpu_seconds()))
 
 
@@ -274,10 +281,11 @@ def raw_watchers(endpoints: list[str], per_member: int, prefix: bytes) -> Callab
     the client and the cluster before any recording, so the ceiling any recording client
     could reach here. Stopping it returns (messages read, that process's CPU seconds)."""
     ctx = multiprocessing.get_context("fork")
-    stop, out = ctx.Event(), ctx.Queue()
-    proc = ctx.Process(target=_watch_process, args=(endpoints, per_member, prefix, stop, out), daemon=True)
+    ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
+    args = (endpoints, per_member, prefix, ready, stop, out)
+    proc = ctx.Process(target=_watch_process, args=args, daemon=True)
     proc.start()
-    time.sleep(0.5)
+    ready.wait(10)
 
     def finish() -> tuple[int, float]:
         stop.set()
