@@ -6,8 +6,11 @@ past ``--timeout`` or take the machine's memory. The watchdog samples the proces
 (``/proc/self/statm``: one read, no dependency) and the clock from a thread, and when a
 budget runs out it stops the main thread with :class:`BudgetExceeded` at its next
 bytecode, within ``interval`` plus the current C call, and again every ``interval``
-until the work is left (a raise that lands in a gc callback is dropped by Python). It is a ``BaseException`` so that
-no ``except Exception`` on the way can mistake it for a failed check.
+until the work is left (a raise that lands in a gc callback or a ``__del__`` is dropped by
+Python, which would print it as "Exception ignored in": while armed, the watchdog's own
+unraisable hook keeps those quiet, since the next signal raises again). It is a
+``BaseException`` so that no ``except Exception`` on the way can mistake it for a failed
+check.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import gc
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from types import FrameType, TracebackType
@@ -89,6 +93,7 @@ class Watchdog:
         self.reason: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._hook = sys.unraisablehook
 
     def __enter__(self) -> Watchdog:
         global _armed, _installed
@@ -100,6 +105,8 @@ class Watchdog:
             signal.signal(_SIGNAL, _on_signal)
             _installed = True
         _armed = self
+        self._hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
         self._thread = threading.Thread(target=self._watch, name="watchdog", daemon=True)
         self._thread.start()
         return self
@@ -112,8 +119,14 @@ class Watchdog:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+            if sys.unraisablehook == self._unraisable:
+                sys.unraisablehook = self._hook
         if isinstance(exc, BudgetExceeded):
             release_memory()
+
+    def _unraisable(self, info: sys.UnraisableHookArgs) -> None:
+        if not isinstance(info.exc_value, BudgetExceeded):
+            self._hook(info)
 
     def _watch(self) -> None:
         main = threading.main_thread().ident

@@ -72,6 +72,29 @@ def test_a_budget_raise_that_is_dropped_comes_again() -> None:
     assert dropped == 1 and time.monotonic() - started < 1.0
 
 
+class _DroppedOnCollect:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+    def __del__(self) -> None:
+        raise self.error
+
+
+def test_a_dropped_budget_raise_prints_nothing_but_other_dropped_errors_still_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Python reports an exception raised in a ``__del__`` as "Exception ignored in" with
+    a traceback: for the watchdog's own raise that is noise (it comes again), for any
+    other error it is still news."""
+    seen: list[type[BaseException]] = []
+    monkeypatch.setattr("sys.unraisablehook", lambda info: seen.append(type(info.exc_value)))
+    with Watchdog(timeout=60):
+        _DroppedOnCollect(BudgetExceeded("time budget of 60 s ran out"))
+        _DroppedOnCollect(ValueError("a real bug"))
+    _DroppedOnCollect(BudgetExceeded("after the work"))
+    assert seen == [ValueError, BudgetExceeded], "quiet only while armed, and only for its own raise"
+
+
 @pytest.mark.parametrize(
     ("text", "size"),
     [("2G", 2 << 30), ("500M", 500 << 20), ("1.5GiB", 3 << 29), ("4096", 4096), ("64kb", 64 << 10)],
