@@ -248,6 +248,20 @@ class Store:
         )
         return other
 
+    def truncated(self, rev: int) -> Store:
+        """An independent store as this one was right after revision ``rev`` (with the
+        same kept past): the state some order reached there, to replay on from."""
+        other = self.copy()
+        for key in list(other._keys):
+            revs = other._revs[key]
+            i = bisect_right(revs, rev)
+            del revs[i:], other._vals[key][i:]
+            if not revs:
+                del other._revs[key], other._vals[key]
+        other._keys = sorted(other._revs)
+        other.revision = min(rev, self.revision)
+        return other
+
     def versions(self) -> int:
         """How many key versions the store holds (what a streamed check must bound)."""
         return sum(len(v) for v in self._revs.values())

@@ -23,7 +23,10 @@ order the full check could also choose, so passing windows chain into one order 
 explains everything checked: ``ok`` is sound. A failure is reported at once when it
 needs no order (a revision reused, a time-bound crossing, an operation below ``B``), or
 in the first window (its seed, the empty store, is certain). Any other failure may be
-an artefact of an earlier choice, so it is replayed again from the latest state that a
+an artefact of an earlier choice. It is first replayed together with the window before
+from the state before both (when that passes, the state at this window's base in the
+order found is kept, so that the next window can be mended the same way); if that
+fails too, it is replayed again from the latest state that a
 linearizable read of every key pinned (it is the state at that revision in every order)
 in this window or the one before, with every unknown write ever seen as a candidate and
 only the operations at or after that revision: a relaxation of every order the full

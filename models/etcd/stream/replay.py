@@ -172,24 +172,35 @@ class WindowReplay:
             return Outcome("illegal", result.anomalies)
         before = self.snapshot
         if before is not None:
-            both = [*self.previous, *window]
-            keep_from = before.store.revision - self.retain if before.base > 1 else 0
-            ops = [
-                op for op in both if not _unknown_write(op) and not _below(op, placed_revision(op), keep_from)
-            ]
-            ops += before.carried.values()
-            ops += self.unknown_pool[before.pool :]
-            self.store = before.store
-            joint = _replay(ops, self.store, deadline)
+            joint = self._joint(window, before, snap, deadline)
             if joint.verdict == "ok":
-                self.carried = {op.id: op for op in ops if _unknown_write(op)}
-                self.base = before.base
-                self._settle(both, joint, None)
-                self.stats["joint_replays"] = self.stats.get("joint_replays", 0) + 1
                 return Outcome("ok")
             if before.base == 1 and joint.verdict == "illegal":
                 return Outcome("illegal", joint.anomalies)
         return self._confirm(window, result, deadline)
+
+    def _joint(
+        self, window: Sequence[Operation], before: _Snapshot, snap: _Snapshot, deadline: float | None
+    ) -> RevisionResult:
+        """Replay the window before this one and this one together from the state before
+        both: the failure may come of a gap the earlier window filled near its end. When
+        it passes, the next window keeps a state to replay from again, the state at this
+        window's base in the order found (else two failing windows in a row, each mended
+        by the one before it, would end the stream unconfirmed)."""
+        both = [*self.previous, *window]
+        keep_from = before.store.revision - self.retain if before.base > 1 else 0
+        ops = [op for op in both if not _unknown_write(op) and not _below(op, placed_revision(op), keep_from)]
+        ops += before.carried.values()
+        ops += self.unknown_pool[before.pool :]
+        self.store = before.store
+        joint = _replay(ops, self.store, deadline)
+        if joint.verdict == "ok":
+            mid = _mid_snapshot(joint, self.store, ops, snap, self.unknown_pool[snap.pool :])
+            self.carried = {op.id: op for op in ops if _unknown_write(op)}
+            self.base = snap.base
+            self._settle(window, joint, mid)
+            self.stats["joint_replays"] = self.stats.get("joint_replays", 0) + 1
+        return joint
 
     def _admit(self, window: Sequence[Placed], revision: int) -> list[Placed]:
         """The window's operations but its unknown writes (carried from now on) and the
@@ -275,6 +286,22 @@ class WindowReplay:
             return Outcome("illegal", again.anomalies)
         why = f"a replay from the state read at revision {p} with every unknown write explains it"
         return Outcome("unknown", reason=_unconfirmed(rf, why if again.verdict == "ok" else again.verdict))
+
+
+def _mid_snapshot(
+    joint: RevisionResult, store: Store, ops: Sequence[Operation], snap: _Snapshot, since: Sequence[Operation]
+) -> _Snapshot | None:
+    """The state at ``snap.base`` in the order the joint replay found, with the unknown
+    writes it left unused up to there: what the next window's joint replay starts from.
+    None if it placed one seen only after ``snap`` at or below that revision (it cannot:
+    such a write was called after the cut), so that no write could be used twice."""
+    first = joint.max_revision + 1 - len(joint.writers)  # the revision of writers[0]
+    used = {w for i, w in enumerate(joint.writers) if w is not None and i + first <= snap.base}
+    if any(op.id in used for op in since):
+        return None
+    later = {op.id for op in since}
+    carried = {op.id: op for op in ops if _unknown_write(op) and op.id not in used and op.id not in later}
+    return _Snapshot(store.truncated(snap.base), carried, snap.pool, snap.base)
 
 
 def _sure(result: RevisionResult) -> bool:

@@ -40,6 +40,18 @@ def test_a_copy_is_independent() -> None:
     assert s.revision == 5 and s.get("c", 6) is None and c.get("c", 6) is not None
 
 
+def test_truncated_is_the_store_as_it_was_at_that_revision() -> None:
+    full = store_of_five()
+    at3 = full.truncated(3)
+    assert at3.revision == 3 and full.revision == 5, "the store it came from is untouched"
+    for rev in (2, 3):
+        assert at3.range("", "\x00", rev) == full.range("", "\x00", rev)
+    assert at3.get("a", 0) == full.get("a", 3) and at3.get("b", 0) == full.get("b", 3)
+    assert full.truncated(1).keys() == [], "a key written only later is not there"
+    at3.commit(4, [("c", kv("c", "1", 4, 4, 1))])
+    assert full.get("c", 5) is None and full.get("a", 4) == kv("a", "2", 4, 2, 2)
+
+
 def test_seeded_store_answers_at_and_after_its_revision() -> None:
     s = Store.seeded(9, [kv("b", "x", 7, 3, 2), kv("a", "y", 9, 9, 1)])
     assert s.revision == 9 and [k.key for k in s.range("", "\x00", 0)] == ["a", "b"]
