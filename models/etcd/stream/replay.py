@@ -297,9 +297,9 @@ def _mid_snapshot(
     such a write was called after the cut), so that no write could be used twice."""
     first = joint.max_revision + 1 - len(joint.writers)  # the revision of writers[0]
     used = {w for i, w in enumerate(joint.writers) if w is not None and i + first <= snap.base}
-    if any(op.id in used for op in since):
-        return None
     later = {op.id for op in since}
+    if used & later:
+        return None
     carried = {op.id: op for op in ops if _unknown_write(op) and op.id not in used and op.id not in later}
     return _Snapshot(store.truncated(snap.base), carried, snap.pool, snap.base)
 
